@@ -1,0 +1,31 @@
+# Two commands a new user needs: `make run` (the main job) and `make test` (the test suite).
+# Both create .venv with Python >= 3.12 and install the package with its dev extras first.
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+SCALE ?= 0.05
+DAYS ?= 365
+SEED ?= 1
+
+.PHONY: run test lint bench clean
+
+$(VENV)/installed: pyproject.toml
+	@py=$$(tools/find-python) && "$$py" -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+run: $(VENV)/installed
+	$(PYTHON) run.py compare scenarios/township.toml scenarios/flat.toml \
+		--seed $(SEED) --scale $(SCALE) --days $(DAYS) --out results/main
+
+test: $(VENV)/installed
+	$(PYTHON) -m pytest -q
+
+lint: $(VENV)/installed
+	$(PYTHON) -m ruff check sim tests benchmarks run.py
+
+bench: $(VENV)/installed
+	$(PYTHON) benchmarks/full_city.py
+
+clean:
+	rm -rf $(VENV) results/main

@@ -1,0 +1,12 @@
+#!/usr/bin/env python3
+"""Command line of the city-governance simulator. See ``python run.py --help``."""
+
+import sys
+
+if sys.version_info < (3, 12):
+    sys.exit("error: run.py needs Python >= 3.12 (Mesa 3.5); use `make run` or .venv/bin/python")
+
+from sim.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())

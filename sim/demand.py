@@ -1,0 +1,142 @@
+"""Who lives where, and the requests they create each day, generated in bulk.
+
+``scale`` samples agents, not demand: with ``scale = 0.01`` one resident agent in a hundred is
+created, and each stands for a hundred real residents when it creates requests. So queues see
+the real city's volumes at any scale and waiting times do not shrink with the sample, while
+agent set-up (the cost that grows with population) falls with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim.calendars import DAY, WeeklyCalendar
+from sim.requests import RequestKind
+from sim.schema import SEGMENTS
+from sim.structure import Structure
+
+
+@dataclass
+class Population:
+    """Columnar attributes of the sampled agents, by origin group, and the real sizes."""
+
+    location: dict[str, np.ndarray]
+    real_size: dict[str, float]
+    above_scale: np.ndarray  # per firm agent
+    real_above_scale_share: float
+
+    @classmethod
+    def build(cls, scenario: dict[str, Any], structure: Structure, scale: float,
+              rng: np.random.Generator) -> Population:
+        pop = scenario["population"]
+        n_res = max(1, round(pop["residents"] * scale))
+        n_firm = round(pop["firms"] * scale)
+        if pop["firms"] > 0:
+            n_firm = max(n_firm, 1)
+        above = np.zeros(n_firm, dtype=bool)
+        if n_firm and pop["above_scale_share"] > 0:
+            # at least one above-scale and one small firm agent, so both segments can make requests
+            n_above = min(max(1, round(n_firm * pop["above_scale_share"])), max(n_firm - 1, 1))
+            above[rng.choice(n_firm, n_above, replace=False)] = True
+        workers = _grid_worker_locations(structure)
+        n_upper = pop["upper_divisions"]
+        return cls(
+            location={"resident": rng.random(n_res), "firm": rng.random(n_firm),
+                      "grid_worker": workers, "upper_division": rng.random(n_upper)},
+            real_size={"resident": pop["residents"], "firm": pop["firms"],
+                       "grid_worker": len(workers), "upper_division": n_upper},
+            above_scale=above, real_above_scale_share=pop["above_scale_share"],
+        )
+
+
+def _grid_worker_locations(structure: Structure) -> np.ndarray:
+    """One worker per staff post in grid-level units, placed at the middle of their grid."""
+    places = []
+    for kind in structure.kinds:
+        if kind.level == "grid":
+            centres = (np.arange(kind.count) + 0.5) / kind.count
+            places.append(np.repeat(centres, kind.staff))
+    return np.concatenate(places) if places else np.zeros(0)
+
+
+@dataclass
+class NewRequests:
+    """A day's new requests, columnar."""
+
+    kind: np.ndarray
+    origin_agent: np.ndarray  # row in the origin group's columns
+    location: np.ndarray
+    segment: np.ndarray
+    created: np.ndarray  # calendar minutes
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+
+class Demand:
+    """Daily request generation: Poisson counts per kind, times within the arrival calendar.
+
+    Args:
+        kinds: the catalogue.
+        population: the sampled agents.
+        calendars: calendars by name (for ``arrival_calendar``).
+        rng: the demand stream.
+    """
+
+    def __init__(self, kinds: list[RequestKind], population: Population,
+                 calendars: dict[str, WeeklyCalendar], rng: np.random.Generator) -> None:
+        self.kinds = kinds
+        self.population = population
+        self.calendars = calendars
+        self.rng = rng
+
+    def expected_per_day(self, kind: RequestKind, day: int) -> float:
+        """Expected requests of a kind on a day: yearly rate x real origin size, spread over open time."""
+        cal = self.calendars[kind.arrival_calendar]
+        weekday = day % 7
+        if weekday not in cal.days:
+            return 0.0
+        yearly_open = cal.week_minutes * 365.0 / 7.0
+        return kind.rate_per_year * self._real_origin_size(kind) * cal.day_minutes / yearly_open
+
+    def _real_origin_size(self, kind: RequestKind) -> float:
+        size = self.population.real_size[kind.origin]
+        if kind.origin == "firm" and kind.segment != "any":
+            share = self.population.real_above_scale_share
+            size *= share if kind.segment == "above_scale_firm" else 1.0 - share
+        return size
+
+    def day(self, day: int) -> NewRequests:
+        """The requests created on day ``day`` (0-based), sorted by creation time."""
+        parts = [self._kind_day(kind, day) for kind in self.kinds]
+        merged = [np.concatenate(c) for c in zip(*parts, strict=True)]
+        order = np.argsort(merged[4], kind="stable")
+        return NewRequests(*(c[order] for c in merged))
+
+    def _kind_day(self, kind: RequestKind, day: int) -> tuple[np.ndarray, ...]:
+        mean = self.expected_per_day(kind, day)
+        rows = self._origin_rows(kind)
+        n = int(self.rng.poisson(mean)) if mean > 0 and len(rows) else 0
+        cal = self.calendars[kind.arrival_calendar]
+        created = day * DAY + cal.open + cal.day_minutes * self.rng.random(n)
+        agent = rows[self.rng.integers(len(rows), size=n)] if n else np.zeros(0, dtype=np.int64)
+        location = self.population.location[kind.origin][agent]
+        segment = self._segment_codes(kind, agent)
+        return np.full(n, kind.index), agent, location, segment, created
+
+    def _origin_rows(self, kind: RequestKind) -> np.ndarray:
+        n = len(self.population.location[kind.origin])
+        if kind.origin == "firm" and kind.segment != "any":
+            above = self.population.above_scale
+            return np.flatnonzero(above if kind.segment == "above_scale_firm" else ~above)
+        return np.arange(n)
+
+    def _segment_codes(self, kind: RequestKind, agent: np.ndarray) -> np.ndarray:
+        if kind.origin == "firm":
+            above = self.population.above_scale[agent]
+            return np.where(above, SEGMENTS.index("above_scale_firm"), SEGMENTS.index("small_firm"))
+        name = {"resident": "resident", "grid_worker": "public", "upper_division": "upper"}[kind.origin]
+        return np.full(len(agent), SEGMENTS.index(name))

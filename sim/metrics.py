@@ -1,0 +1,193 @@
+"""KPIs and the request log of a finished run, computed column-wise from the model's tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim.calendars import DAY
+from sim.schema import CATEGORIES, LEVELS
+
+REPORTED_LEVELS = ("grid", "community", "township", "district", "department", "leadership", "social")
+
+
+@dataclass
+class RunTables:
+    """Everything about a finished run as columns: one entry per request, and per leg."""
+
+    kind: np.ndarray
+    category: np.ndarray  # index into CATEGORIES
+    origin: np.ndarray  # origin group name per request
+    origin_agent: np.ndarray
+    location: np.ndarray
+    created: np.ndarray
+    resolved: np.ndarray  # NaN while open
+    leg_first: np.ndarray  # first leg index per request
+    leg_count: np.ndarray
+    leg_unit: np.ndarray
+    leg_arrive: np.ndarray
+    leg_start: np.ndarray
+    leg_service: np.ndarray
+    leg_trip: np.ndarray
+    leg_bounce: np.ndarray
+    leg_busy: np.ndarray  # staff minutes spent on the leg inside the KPI window
+    solved_unit: np.ndarray
+    solved_level: np.ndarray  # index into LEVELS
+
+
+def build_tables(model: Any) -> RunTables:
+    """Collect the model's requests, legs and engine log into ``RunTables``."""
+    horizon = model.day * DAY
+    requests, legs, log = model.requests(), model.legs(), model.engine.log()
+    n = len(requests)
+    leg_count = np.bincount(legs.request, minlength=n)
+    leg_first = np.concatenate(([0], np.cumsum(leg_count)[:-1])).astype(np.int64)
+    last = leg_first + leg_count - 1
+    resolved = np.where(log.ready <= horizon, log.ready, np.nan)
+    category_of_kind = np.array([CATEGORIES.index(k.category) for k in model.kinds])
+    origin_of_kind = np.array([k.origin for k in model.kinds])
+    solved_unit = legs.unit[last]
+    return RunTables(
+        kind=requests.kind, category=category_of_kind[requests.kind],
+        origin=origin_of_kind[requests.kind], origin_agent=requests.origin_agent,
+        location=requests.location, created=requests.created, resolved=resolved,
+        leg_first=leg_first, leg_count=leg_count, leg_unit=legs.unit,
+        leg_arrive=np.where(log.leg_arrive <= horizon, log.leg_arrive, np.nan),
+        leg_start=log.leg_start, leg_service=legs.service, leg_trip=legs.trip,
+        leg_bounce=legs.bounce, leg_busy=_busy_minutes(model, log, legs.unit),
+        solved_unit=solved_unit, solved_level=model.structure.unit_level[solved_unit],
+    )
+
+
+def _busy_minutes(model: Any, log: Any, unit: np.ndarray) -> np.ndarray:
+    """Working minutes each leg occupied a server inside [warm-up end, horizon]."""
+    lo, hi = _window(model)
+    cals = model.structure.unit_calendar
+    lo_w = np.array([c.to_work(lo) for c in cals])[unit]
+    hi_w = np.array([c.to_work(hi) for c in cals])[unit]
+    start = np.nan_to_num(log.leg_start_work, nan=np.inf)
+    end = np.nan_to_num(log.leg_end_work, nan=np.inf)
+    return np.clip(np.minimum(end, hi_w) - np.maximum(start, lo_w), 0.0, None)
+
+
+def _window(model: Any) -> tuple[float, float]:
+    warmup = min(model.config["simulation"]["warmup_days"], model.day - 1) * DAY
+    return float(max(warmup, 0.0)), model.day * DAY
+
+
+def _stats(hours: np.ndarray) -> dict[str, float | int | None]:
+    if len(hours) == 0:
+        return {"n": 0, "mean": None, "p50": None, "p90": None}
+    return {"n": len(hours), "mean": float(hours.mean()), "p50": float(np.percentile(hours, 50)),
+            "p90": float(np.percentile(hours, 90))}
+
+
+def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
+    """The run's KPIs (see README: KPI reference). Counts are of the real city."""
+    lo, hi = _window(model)
+    t = tables
+    in_window = t.created >= lo
+    done = in_window & ~np.isnan(t.resolved)
+    hours = (t.resolved - t.created) / 60.0
+    structure = model.structure
+    kpis: dict[str, Any] = {
+        "requests_created": len(t.kind),
+        "requests_resolved": int((~np.isnan(t.resolved)).sum()),
+        "requests_open": int(np.isnan(t.resolved).sum()),
+        "kpi_window_days": [lo / DAY, hi / DAY],
+        "resolution_hours": {c: _stats(hours[done & (t.category == i)])
+                             for i, c in enumerate(CATEGORIES) if np.any(t.category == i)},
+        "resolution_hours_by_kind": {k.name: _stats(hours[done & (t.kind == k.index)])
+                                     for k in model.kinds},
+        "share_resolved_by_level": _level_shares(t.solved_level[done]),
+        "handoffs_per_request": _mean(t.leg_count[done] - 1),
+        "bounces_per_request": _mean(np.add.reduceat(t.leg_bounce, t.leg_first)[done]
+                                     if len(t.leg_first) else np.zeros(0)),
+        "trips_per_request": _mean(np.add.reduceat(t.leg_trip, t.leg_first)[done]
+                                   if len(t.leg_first) else np.zeros(0)),
+        "staff_minutes_per_request": _mean(np.add.reduceat(t.leg_service, t.leg_first)[done]
+                                           if len(t.leg_first) else np.zeros(0)),
+        "staff_total": structure.staff_total(),
+        "staff_cost": structure.staff_cost(),
+        "staff_utilisation": _utilisation(model, t, lo, hi),
+        "sla_attainment": _sla(model, t, lo, hi),
+        "backlog_end": int(np.isnan(t.resolved).sum()),
+        "share_high_frequency_in_community": _share_low(model, t, done, high_frequency=True),
+        "share_resolved_community_or_below": _share_low(model, t, done, high_frequency=False),
+    }
+    resolved_in_window = int(done.sum())
+    years = (hi - lo) / DAY / 365.0
+    kpis["cost_per_resolved_request"] = (kpis["staff_cost"] * years / resolved_in_window
+                                         if resolved_in_window else None)
+    return kpis
+
+
+def _mean(values: np.ndarray) -> float | None:
+    return float(np.mean(values)) if len(values) else None
+
+
+def _level_shares(levels: np.ndarray) -> dict[str, float]:
+    counts = np.bincount(levels.astype(np.int64), minlength=len(LEVELS))
+    total = counts.sum()
+    return {name: (float(counts[i] / total) if total else 0.0) for i, name in enumerate(LEVELS)}
+
+
+def _share_low(model: Any, t: RunTables, done: np.ndarray, high_frequency: bool) -> float | None:
+    """Share solved at community level or below: of high-frequency personal matters (F12), or
+    of grassroots problems and requested services (F13: everything but upper-government tasks)."""
+    if high_frequency:
+        wanted = np.array([k.high_frequency for k in model.kinds])[t.kind]
+    else:
+        wanted = np.array([k.category != "upper" for k in model.kinds])[t.kind]
+    pick = done & wanted
+    if not pick.any():
+        return None
+    return float(np.mean(t.solved_level[pick] <= LEVELS.index("community")))
+
+
+def _utilisation(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, float]:
+    """Busy staff minutes / open staff minutes in the KPI window, overall and by level."""
+    structure = model.structure
+    open_minutes = np.array([c.open_minutes(lo, hi) for c in structure.unit_calendar])
+    capacity = open_minutes * structure.unit_staff
+    busy = np.bincount(t.leg_unit, weights=t.leg_busy, minlength=structure.n_units)
+    out = {"overall": float(busy.sum() / capacity.sum())}
+    for i, level in enumerate(LEVELS):
+        pick = structure.unit_level == i
+        if pick.any():
+            out[level] = float(busy[pick].sum() / capacity[pick].sum())
+    return out
+
+
+def _sla(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, dict[str, float | None]]:
+    """Per request kind with an SLA: share of requests whose outcome is known that met it."""
+    out: dict[str, dict[str, float | None]] = {}
+    for kind in model.kinds:
+        if kind.sla_hours is None:
+            continue
+        target = kind.sla_hours * 60.0
+        pick = (t.kind == kind.index) & (t.created >= lo) & (t.created + target <= hi)
+        if kind.sla_measure == "on_scene":
+            measure = _primary_start(t)[pick] + kind.travel_minutes - t.created[pick]
+        else:
+            measure = t.resolved[pick] - t.created[pick]
+        met = np.nan_to_num(measure, nan=np.inf) <= target
+        out[f"{kind.name}_{kind.sla_measure}_{kind.sla_hours:g}h"] = {
+            "target_hours": kind.sla_hours, "n": int(pick.sum()),
+            "attainment": float(met.mean()) if pick.any() else None,
+            "median_hours": float(np.nanmedian(measure) / 60.0) if np.any(~np.isnan(measure)) else None,
+        }
+    return out
+
+
+def _primary_start(t: RunTables) -> np.ndarray:
+    """Service start of each request's first visit that was not a misrouted bounce."""
+    not_bounce = ~t.leg_bounce
+    index = np.arange(len(t.leg_unit))
+    candidate = np.where(not_bounce, index, len(index))
+    first_real = np.minimum.reduceat(candidate, t.leg_first) if len(t.leg_first) else np.zeros(0, int)
+    starts = np.append(t.leg_start, np.nan)
+    arrived = np.append(t.leg_arrive, np.nan)
+    return np.where(np.isnan(arrived[first_real]), np.nan, starts[first_real])

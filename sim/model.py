@@ -1,0 +1,92 @@
+"""The Mesa model: one step is one day of request creation; service inside the day is event-driven."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+
+from sim.agents import Firm, GovernmentUnit, GridWorker, Resident, UpperDivision
+from sim.calendars import DAY
+from sim.demand import Demand, NewRequests, Population
+from sim.engine import QueueEngine
+from sim.planner import Legs, Planner
+from sim.requests import compile_catalogue
+from sim.structure import Structure
+
+
+class GovernanceModel(mesa.Model):
+    """A city's organisation serving its residents, firms, grid workers and upper government.
+
+    Args:
+        scenario: a validated scenario dict (``sim.scenario.load_scenario``).
+        seed: random seed; defaults to ``simulation.seed``. Every random draw of the run comes
+            from ``self.rng`` (seeded once) through child streams spawned from it.
+        scale: share of residents and firms created as agents; defaults to ``simulation.scale``.
+    """
+
+    def __init__(self, scenario: dict[str, Any], *, seed: int | None = None,
+                 scale: float | None = None) -> None:
+        seed = scenario["simulation"]["seed"] if seed is None else seed
+        super().__init__(rng=seed)
+        self.config = scenario
+        self.seed = seed
+        self.scale = scenario["simulation"]["scale"] if scale is None else scale
+        population_rng, demand_rng, routing_rng = self.rng.spawn(3)
+        self.structure = Structure.from_scenario(scenario)
+        self.kinds = compile_catalogue(scenario)
+        self.population = Population.build(scenario, self.structure, self.scale, population_rng)
+        self._create_agents()
+        self.demand = Demand(self.kinds, self.population, self.structure.calendars, demand_rng)
+        self.planner = Planner(self.structure, self.kinds, scenario["handoff"], routing_rng)
+        self.engine = QueueEngine(self.structure.unit_staff.tolist(), self.structure.unit_calendar,
+                                  self.structure.calendars["office"])
+        self._requests: list[NewRequests] = []
+        self._legs: list[Legs] = []
+        self.day = 0
+        self.datacollector = mesa.DataCollector(model_reporters={
+            "created": lambda m: m.engine.n_requests,
+            "resolved": lambda m: m.engine.resolved_by(m.day * DAY),
+            "open": lambda m: m.engine.n_requests - m.engine.resolved_by(m.day * DAY),
+        })
+
+    def _create_agents(self) -> None:
+        """All agents in bulk: residents, firms, grid workers, upper divisions, government units."""
+        location = self.population.location
+        for agent_class in (Resident, Firm, GridWorker, UpperDivision):
+            agent_class.create_agents(self, len(location[agent_class.group]),
+                                      np.arange(len(location[agent_class.group])))
+        GovernmentUnit.create_agents(self, self.structure.n_units, np.arange(self.structure.n_units))
+
+    def step(self) -> None:
+        """One day: agents create the day's requests (in bulk), routes are planned, service runs."""
+        new = self.demand.day(self.day)
+        legs = self.planner.plan(new.kind, new.location, new.segment)
+        self.engine.add(new.created, legs)
+        self._requests.append(new)
+        self._legs.append(_shift(legs, sum(len(r) for r in self._requests[:-1])))
+        self.day += 1
+        self.engine.run_until(self.day * DAY)
+        self.datacollector.collect(self)
+
+    def run(self, days: int) -> None:
+        for _ in range(days):
+            self.step()
+
+    def requests(self) -> NewRequests:
+        """All requests created so far, columnar, in engine order."""
+        return NewRequests(*(np.concatenate(c) for c in zip(
+            *[(r.kind, r.origin_agent, r.location, r.segment, r.created) for r in self._requests],
+            strict=True)))
+
+    def legs(self) -> Legs:
+        """All legs so far, columnar, with run-wide request indices."""
+        return Legs(*(np.concatenate(c) for c in zip(
+            *[(g.request, g.unit, g.service, g.lead_days, g.handoff, g.trip, g.bounce)
+              for g in self._legs], strict=True)))
+
+
+def _shift(legs: Legs, offset: int) -> Legs:
+    return Legs(legs.request + offset, legs.unit, legs.service, legs.lead_days, legs.handoff,
+                legs.trip, legs.bounce)

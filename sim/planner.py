@@ -1,0 +1,201 @@
+"""Route planning: turn new requests into the ordered visits (legs) each will make.
+
+A request's route does not depend on queue state, so it is planned in bulk when the request is
+created (NumPy over the whole day's batch); the engine then only times the legs.
+
+Rules, per step of a request (a multi-step matter has several, e.g. an investment project):
+  * the chain is the step's function's unit kinds at the request's authority levels, lowest
+    first; the request enters at the lowest;
+  * difficulty ~ Exponential(complexity); a unit solves it if difficulty <= its knowledge,
+    otherwise escalates to the next unit of the chain; the last decides whatever reaches it
+    (a knowledge hierarchy: common problems are solved low, rare ones high);
+  * consecutive steps that land on the same unit are one visit (one queue, one trip): this is
+    what one seal and modules buy; review periods then add up, or overlap under joint review;
+  * each hand-off into a level with other unit kinds goes first to a wrong one with
+    probability ``misroute_share``; that unit screens it and sends it back (a bounce).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim.distributions import sample_durations
+from sim.requests import RequestKind
+from sim.schema import SEGMENTS
+from sim.structure import Structure
+
+
+@dataclass
+class Legs:
+    """Legs of a batch of requests, request by request, in visiting order."""
+
+    request: np.ndarray  # batch-local request index
+    unit: np.ndarray
+    service: np.ndarray  # staff minutes
+    lead_days: np.ndarray  # working days of review after service
+    handoff: np.ndarray  # calendar minutes between the previous leg (or creation) and arrival
+    trip: np.ndarray  # requester travels for this leg
+    bounce: np.ndarray  # a misrouted visit, sent back
+
+    def __len__(self) -> int:
+        return len(self.unit)
+
+
+def _ragged_positions(lengths: np.ndarray) -> np.ndarray:
+    """0..n-1 for each length n, concatenated: [2, 3] -> [0, 1, 0, 1, 2]."""
+    total = int(lengths.sum())
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.arange(total) - starts
+
+
+class Planner:
+    """Plans legs for batches of requests of one scenario.
+
+    Args:
+        structure: the organisation.
+        kinds: the request catalogue.
+        handoff: the scenario's ``[handoff]`` table.
+        rng: the routing stream (difficulties, misrouting, service and hand-off times).
+    """
+
+    def __init__(self, structure: Structure, kinds: list[RequestKind], handoff: dict[str, Any],
+                 rng: np.random.Generator) -> None:
+        self.structure = structure
+        self.kinds = kinds
+        self.handoff = handoff
+        self.rng = rng
+        self._alternatives = [structure.alternatives(k) for k in range(len(structure.kinds))]
+        self._joint = np.array([k.joint_review for k in structure.kinds])
+
+    def plan(self, kind: np.ndarray, location: np.ndarray, segment: np.ndarray) -> Legs:
+        """Legs for requests given by kind index, location in [0, 1) and segment code."""
+        parts = [self._plan_kind(k, np.flatnonzero(kind == k.index), location, segment)
+                 for k in self.kinds if np.any(kind == k.index)]
+        if not parts:
+            return _empty_legs()
+        req, step, pos, unit, service, lead = (np.concatenate(c) for c in zip(*parts, strict=True))
+        order = np.lexsort((pos, step, req))
+        req, unit, service, lead = req[order], unit[order], service[order], lead[order]
+        req, unit, service, lead = self._merge_same_unit(req, unit, service, lead)
+        first = np.ones(len(req), dtype=bool)
+        first[1:] = req[1:] != req[:-1]
+        service = service + self._travel(kind[req]) * first
+        return self._finish(kind, location, req, unit, service, lead, first)
+
+    def _plan_kind(self, kind: RequestKind, rows: np.ndarray, location: np.ndarray,
+                   segment: np.ndarray) -> tuple[np.ndarray, ...]:
+        out: list[tuple[np.ndarray, ...]] = []
+        for step in range(kind.n_steps):
+            if kind.shares is not None:
+                function_index = self.rng.choice(len(kind.functions), size=len(rows), p=kind.shares)
+            else:
+                function_index = np.full(len(rows), step)
+            difficulty = kind.complexity * self.rng.standard_exponential(len(rows))
+            for f in np.unique(function_index):
+                for s in np.unique(segment[rows]):
+                    pick = (function_index == f) & (segment[rows] == s)
+                    if pick.any():
+                        out.append(self._visits(kind, step, kind.functions[f], int(s), rows[pick],
+                                                difficulty[pick], location))
+        return tuple(np.concatenate(c) for c in zip(*out, strict=True))
+
+    def _visits(self, kind: RequestKind, step: int, function: str, segment: int, rows: np.ndarray,
+                difficulty: np.ndarray, location: np.ndarray) -> tuple[np.ndarray, ...]:
+        chain = np.array(self.structure.chain(function, SEGMENTS[segment], kind.authority))
+        knowledge = self.structure.kind_knowledge[chain]
+        solvable = difficulty[:, None] <= knowledge[None, :]
+        solved_at = np.where(solvable.any(axis=1), solvable.argmax(axis=1), len(chain) - 1)
+        visits = solved_at + 1
+        req = np.repeat(rows, visits)
+        pos = _ragged_positions(visits)
+        unit = self.structure.instance(chain[pos], location[req])
+        service = sample_durations(self.rng, np.full(len(req), kind.service.mean), kind.service.cv)
+        lead = np.where(pos == np.repeat(solved_at, visits), kind.lead_days[step], 0.0)
+        return req, np.full(len(req), step), pos, unit, service, lead
+
+    def _merge_same_unit(self, req: np.ndarray, unit: np.ndarray, service: np.ndarray,
+                         lead: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Fold consecutive legs of one request at one unit into a single visit."""
+        same = np.zeros(len(req), dtype=bool)
+        same[1:] = (req[1:] == req[:-1]) & (unit[1:] == unit[:-1])
+        if not same.any():
+            return req, unit, service, lead
+        starts = np.flatnonzero(~same)
+        joint = self._joint[self.structure.unit_kind[unit[starts]]]
+        lead_sum = np.add.reduceat(lead, starts)
+        lead_max = np.maximum.reduceat(lead, starts)
+        return (req[starts], unit[starts], np.add.reduceat(service, starts),
+                np.where(joint, lead_max, lead_sum))
+
+    def _travel(self, kind_of_leg: np.ndarray) -> np.ndarray:
+        travel = np.array([k.travel_minutes for k in self.kinds])
+        return travel[kind_of_leg]
+
+    def _finish(self, kind: np.ndarray, location: np.ndarray, req: np.ndarray, unit: np.ndarray,
+                service: np.ndarray, lead: np.ndarray, first: np.ndarray) -> Legs:
+        """Insert misrouted visits, then set hand-off delays and trips."""
+        bounce_before = self._misroutes(unit)
+        n_bounce = int(bounce_before.sum())
+        if n_bounce:
+            shift = np.cumsum(bounce_before)  # bounces inserted up to and including leg i
+            new_index = np.arange(len(unit)) + shift
+            total = len(unit) + n_bounce
+            b_index = new_index[bounce_before] - 1
+            old = np.flatnonzero(bounce_before)
+            wrong = self._wrong_unit(unit[old], location[req[old]])
+            req = _insert(req, new_index, b_index, req[old], total)
+            first = _insert(first, new_index, b_index, first[old], total)
+            first[new_index[old]] = False
+            unit = _insert(unit, new_index, b_index, wrong, total)
+            screening = sample_durations(self.rng, np.full(n_bounce, self.handoff["screening_minutes"]),
+                                         1.0) if self.handoff["screening_minutes"] > 0 else np.zeros(n_bounce)
+            service = _insert(service, new_index, b_index, screening, total)
+            lead = _insert(lead, new_index, b_index, np.zeros(n_bounce), total)
+            bounce = _insert(np.zeros(len(new_index), dtype=bool), new_index, b_index,
+                             np.ones(n_bounce, dtype=bool), total)
+        else:
+            bounce = np.zeros(len(unit), dtype=bool)
+        leg_kind = kind[req]
+        dispatched = np.array([k.dispatched for k in self.kinds])[leg_kind]
+        in_person = np.array([k.in_person for k in self.kinds])[leg_kind]
+        dispatch = self.handoff["dispatch_hours"]
+        dispatch = self.handoff["delay_hours"] if dispatch is None else dispatch
+        mean_delay = np.where(first, dispatch * 60.0, self.handoff["delay_hours"] * 60.0)
+        needs_delay = (~first | dispatched) & (mean_delay > 0)
+        handoff = np.zeros(len(unit))
+        handoff[needs_delay] = sample_durations(self.rng, mean_delay[needs_delay],
+                                                self.handoff["delay_cv"])
+        trip = in_person & (first | (not self.handoff["forward_without_trip"]))
+        return Legs(req, unit, service, lead, handoff, trip, bounce)
+
+    def _misroutes(self, unit: np.ndarray) -> np.ndarray:
+        share = self.handoff["misroute_share"]
+        kind_of = self.structure.unit_kind[unit]
+        has_alt = np.array([bool(a) for a in self._alternatives])[kind_of]
+        if share == 0:
+            return np.zeros(len(unit), dtype=bool)
+        return has_alt & (self.rng.random(len(unit)) < share)
+
+    def _wrong_unit(self, unit: np.ndarray, location: np.ndarray) -> np.ndarray:
+        kind_of = self.structure.unit_kind[unit]
+        wrong_kind = np.array([self._alternatives[k][self.rng.integers(len(self._alternatives[k]))]
+                               for k in kind_of])
+        return self.structure.instance(wrong_kind, location)
+
+
+def _insert(values: np.ndarray, new_index: np.ndarray, extra_index: np.ndarray, extra: np.ndarray,
+            total: int) -> np.ndarray:
+    out = np.empty(total, dtype=np.result_type(values, extra))
+    out[new_index] = values
+    out[extra_index] = extra
+    return out
+
+
+def _empty_legs() -> Legs:
+    empty_int = np.zeros(0, dtype=np.int64)
+    empty_float = np.zeros(0)
+    empty_bool = np.zeros(0, dtype=bool)
+    return Legs(empty_int, empty_int, empty_float, empty_float, empty_float, empty_bool, empty_bool)

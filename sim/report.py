@@ -1,0 +1,84 @@
+"""KPI tables for the terminal and CSV: the same rows for one run or several side by side."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from sim.results import atomic_write_bytes
+
+Row = tuple[str, list[Any]]
+
+
+def _get(kpis: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = kpis
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def kpi_rows(all_kpis: list[dict[str, Any]]) -> list[Row]:
+    """Rows (label, one value per run) covering every KPI any of the runs has."""
+    rows: list[Row] = []
+
+    def add(label: str, *path: str) -> None:
+        rows.append((label, [_get(k, path) for k in all_kpis]))
+
+    for key in ("requests_created", "requests_resolved", "requests_open"):
+        add(key, key)
+    categories = list(dict.fromkeys(c for k in all_kpis for c in k["resolution_hours"]))
+    for category in categories:
+        for stat in ("mean", "p50", "p90"):
+            add(f"resolution_hours.{category}.{stat}", "resolution_hours", category, stat)
+    levels = list(all_kpis[0]["share_resolved_by_level"])
+    for level in levels:
+        if any(_get(k, ("share_resolved_by_level", level)) for k in all_kpis):
+            add(f"share_resolved.{level}", "share_resolved_by_level", level)
+    for key in ("share_high_frequency_in_community", "share_resolved_community_or_below",
+                "handoffs_per_request", "bounces_per_request", "trips_per_request",
+                "staff_minutes_per_request", "staff_total", "staff_cost", "cost_per_resolved_request"):
+        add(key, key)
+    for level in dict.fromkeys(lv for k in all_kpis for lv in k["staff_utilisation"]):
+        add(f"staff_utilisation.{level}", "staff_utilisation", level)
+    for sla in dict.fromkeys(s for k in all_kpis for s in k["sla_attainment"]):
+        add(f"sla.{sla}", "sla_attainment", sla, "attainment")
+    add("backlog_end", "backlog_end")
+    return rows
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if abs(value) >= 1e5:
+            return f"{value:,.0f}"
+        return f"{value:.3g}" if abs(value) < 1 else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def render_table(header: list[str], rows: list[Row]) -> str:
+    """Plain aligned text table."""
+    cells = [header] + [[label, *(_fmt(v) for v in values)] for label, values in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = []
+    for n, row in enumerate(cells):
+        lines.append("  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
+                               for i, c in enumerate(row)))
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def write_comparison_csv(path: Path, names: list[str], rows: list[Row]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["kpi", *names])
+    for label, values in rows:
+        writer.writerow([label, *("" if v is None else v for v in values)])
+    atomic_write_bytes(path, buffer.getvalue().encode())

@@ -1,0 +1,194 @@
+"""Scenario files: read TOML (following ``extends``), fill defaults, validate, cross-check.
+
+A scenario is plain data (a dict). Nothing here builds the model; ``sim.structure`` does,
+from the validated dict. Every problem becomes a one-line ``ScenarioError``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from sim.errors import ScenarioError
+from sim.schema import LEVELS, SCENARIO, check_table
+
+BUILTIN_CALENDARS = {
+    "always": {"open_hour": 0.0, "close_hour": 24.0, "work_days": [0, 1, 2, 3, 4, 5, 6]},
+    "office": {"open_hour": 9.0, "close_hour": 17.0, "work_days": [0, 1, 2, 3, 4]},
+}
+"""Calendars every scenario has; a scenario may redefine them. Office: 8 h, Monday-Friday
+(assumed: Chinese government offices keep about 8 working hours on working days)."""
+
+ORIGIN_SEGMENTS = {
+    "resident": ("resident",),
+    "grid_worker": ("public",),
+    "upper_division": ("upper",),
+}
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base``: tables merge key by key, everything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def read_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a scenario file and the chain of files it ``extends``, merged, not yet validated."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(str(path), "", "no such scenario file")
+    resolved = path.resolve()
+    if resolved in _seen:
+        raise ScenarioError(str(path), "extends", "circular extends chain")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(path), "", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(str(path), "", "not a UTF-8 text file") from None
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(str(path), "extends", f"must be a file path string (got {parent!r})")
+    parent_path = path.parent / parent
+    if not parent_path.is_file():
+        raise ScenarioError(str(path), "extends", f"no such file {parent_path}")
+    return deep_merge(read_raw(parent_path, (*_seen, resolved)), data)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], path: str) -> dict[str, Any]:
+    """Set dotted keys (``simulation.scale``) on a raw scenario, e.g. from the command line."""
+    out = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        node = out
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ScenarioError(path, dotted, f"'{part}' is not a table")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read, merge, override, fill defaults and validate a scenario; return the plain dict.
+
+    Args:
+        path: scenario TOML file.
+        overrides: dotted key -> value applied after merging (e.g. ``{"simulation.seed": 3}``).
+    """
+    path = str(path)
+    raw = apply_overrides(read_raw(path), overrides or {}, path)
+    scenario = check_table(raw, SCENARIO, path, "")
+    scenario["calendars"] = {**BUILTIN_CALENDARS, **scenario["calendars"]}
+    cross_check(scenario, path)
+    scenario["source"] = {"path": path, "hash": scenario_hash(scenario)}
+    return scenario
+
+
+def scenario_hash(scenario: dict[str, Any]) -> str:
+    """SHA-256 of the validated content (so the same scenario hashes the same wherever it lives)."""
+    content = {k: v for k, v in scenario.items() if k != "source"}
+    text = json.dumps(content, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def request_segments(kind: dict[str, Any]) -> tuple[str, ...]:
+    """Client segments a request kind can come from."""
+    if kind["origin"] == "firm":
+        if kind["segment"] == "any":
+            return ("small_firm", "above_scale_firm")
+        return (kind["segment"],)
+    return ORIGIN_SEGMENTS[kind["origin"]]
+
+
+def request_functions(kind: dict[str, Any]) -> list[str]:
+    """All functions a request kind may need, whatever is drawn."""
+    return list(kind["steps"] or []) + list(kind["function_shares"] or {})
+
+
+def unit_covers(unit: dict[str, Any], function: str, segment: str) -> bool:
+    """Whether a unit kind handles this function for this client segment."""
+    return ("*" in unit["functions"] or function in unit["functions"]) and (
+        "*" in unit["segments"] or segment in unit["segments"])
+
+
+def cross_check(scenario: dict[str, Any], path: str) -> None:
+    """Checks that span keys: references resolve, every request can be routed, ranges agree."""
+    calendars = scenario["calendars"]
+    for name, cal in calendars.items():
+        if cal["close_hour"] <= cal["open_hour"]:
+            raise ScenarioError(path, f"calendars.{name}.close_hour",
+                                f"must be after open_hour ({cal['open_hour']:g})")
+        if not cal["work_days"]:
+            raise ScenarioError(path, f"calendars.{name}.work_days", "must name at least one day")
+    units = scenario["units"]
+    if not units:
+        raise ScenarioError(path, "units", "must define at least one unit kind")
+    for name, unit in units.items():
+        if unit["calendar"] not in calendars:
+            raise ScenarioError(path, f"units.{name}.calendar", f"unknown calendar "
+                                f"'{unit['calendar']}'; allowed: {', '.join(sorted(calendars))}")
+        if not unit["functions"]:
+            raise ScenarioError(path, f"units.{name}.functions", "must name at least one function")
+    if not scenario["requests"]:
+        raise ScenarioError(path, "requests", "must define at least one request kind")
+    for name, kind in scenario["requests"].items():
+        _check_request(name, kind, scenario, path)
+
+
+def _check_request(name: str, kind: dict[str, Any], scenario: dict[str, Any], path: str) -> None:
+    key = f"requests.{name}"
+    if (kind["steps"] is None) == (kind["function_shares"] is None):
+        raise ScenarioError(path, key, "give exactly one of 'steps' (a list of functions) "
+                            "or 'function_shares' (function = weight)")
+    if kind["steps"] is not None and not kind["steps"]:
+        raise ScenarioError(path, f"{key}.steps", "must name at least one function")
+    if kind["function_shares"] is not None:
+        if sum(kind["function_shares"].values()) <= 0:
+            raise ScenarioError(path, f"{key}.function_shares", "weights must sum to more than 0")
+        if kind["lead_days"] is not None and len(kind["lead_days"]) != 1:
+            raise ScenarioError(path, f"{key}.lead_days", "a single-step matter takes one value")
+    n_steps = len(kind["steps"]) if kind["steps"] is not None else 1
+    if kind["lead_days"] is None:
+        kind["lead_days"] = [0.0] * n_steps
+    elif len(kind["lead_days"]) != n_steps:
+        raise ScenarioError(path, f"{key}.lead_days",
+                            f"must have one value per step ({n_steps}), got {len(kind['lead_days'])}")
+    if not kind["authority"]:
+        raise ScenarioError(path, f"{key}.authority", "must name at least one level: " + ", ".join(LEVELS))
+    if kind["arrival_calendar"] not in scenario["calendars"]:
+        raise ScenarioError(path, f"{key}.arrival_calendar", f"unknown calendar "
+                            f"'{kind['arrival_calendar']}'; allowed: "
+                            f"{', '.join(sorted(scenario['calendars']))}")
+    if kind["sla_measure"] == "on_scene" and kind["sla_hours"] is None:
+        raise ScenarioError(path, f"{key}.sla_hours", "is required when sla_measure = 'on_scene'")
+    for function in request_functions(kind):
+        for segment in request_segments(kind):
+            _check_route(key, function, segment, kind["authority"], scenario["units"], path)
+
+
+def _check_route(key: str, function: str, segment: str, authority: list[str],
+                 units: dict[str, Any], path: str) -> None:
+    """Every function must be handled by some unit at an authority level, and by one kind per level."""
+    found = False
+    for level in authority:
+        covering = [n for n, u in units.items() if u["level"] == level and unit_covers(u, function, segment)]
+        if len(covering) > 1:
+            raise ScenarioError(path, key, f"function '{function}' for {segment} is covered by "
+                                f"several {level} units ({', '.join(covering)}); allowed: one per level")
+        found = found or bool(covering)
+    if not found:
+        raise ScenarioError(path, key, f"function '{function}' for {segment} is handled by no unit "
+                            f"at levels {', '.join(authority)}; add it to a unit's functions")

@@ -1,0 +1,222 @@
+"""Declarative schema of a scenario: every key, its type, range and default.
+
+Why declarative: the same table drives validation (one-line errors naming the key path and
+what is allowed), default filling and the key reference in ``scenarios/README.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.errors import ScenarioError
+
+LEVELS = ("grid", "community", "township", "district", "department", "leadership", "social")
+"""Organisation levels from the bottom up; a request escalates in this order."""
+
+GEOGRAPHIC_LEVELS = ("grid", "community", "township", "district")
+ORIGINS = ("resident", "firm", "grid_worker", "upper_division")
+SEGMENTS = ("resident", "small_firm", "above_scale_firm", "public", "upper")
+CATEGORIES = ("personal", "firm", "enforcement", "incident", "dispute", "upper")
+SLA_MEASURES = ("on_scene", "resolution")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key: its kind, default (``REQUIRED`` if none), allowed range or choices, and help text."""
+
+    kind: str  # int | number | bool | str | list[str] | list[int] | list[number] | table | map
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+    schema: dict[str, Field] | None = None  # for table (fixed keys) and map (name -> table)
+    values: Field | None = None  # for map of scalars (name -> number)
+    help: str = ""
+    exclusive_minimum: bool = False
+
+
+REQUIRED = object()
+
+
+def _allowed(spec: Field) -> str:
+    """Describe what a field accepts, for error messages."""
+    if spec.choices:
+        return "one of " + ", ".join(spec.choices)
+    words = {"int": "an integer", "number": "a number", "bool": "true or false", "str": "a string",
+             "table": "a table", "map": "a table of named entries"}
+    text = words.get(spec.kind, spec.kind.replace("list[", "a list of ").replace("]", "s"))
+    if spec.minimum is not None:
+        text += f" {'>' if spec.exclusive_minimum else '>='} {spec.minimum:g}"
+    if spec.maximum is not None:
+        text += f" and <= {spec.maximum:g}"
+    return text
+
+
+def _check_scalar(value: Any, spec: Field, kind: str, path: str, key: str) -> Any:
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ScenarioError(path, key, f"must be true or false (got {value!r})")
+        return value
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ScenarioError(path, key, f"must be a string (got {value!r})")
+        if spec.choices and value not in spec.choices:
+            raise ScenarioError(path, key, f"must be {_allowed(spec)} (got {value!r})")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScenarioError(path, key, f"must be {_allowed(spec)} (got {value!r})")
+    if kind == "int" and not (isinstance(value, int) or (math.isfinite(value) and value == int(value))):
+        raise ScenarioError(path, key, f"must be {_allowed(spec)} (got {value!r})")
+    if math.isnan(value):
+        raise ScenarioError(path, key, f"must be {_allowed(spec)} (got nan)")
+    low_bad = spec.minimum is not None and (
+        value <= spec.minimum if spec.exclusive_minimum else value < spec.minimum)
+    high_bad = spec.maximum is not None and value > spec.maximum
+    if low_bad or high_bad:
+        raise ScenarioError(path, key, f"must be {_allowed(spec)} (got {value!r})")
+    return int(value) if kind == "int" else float(value)
+
+
+def check_value(value: Any, spec: Field, path: str, key: str) -> Any:
+    """Validate one value against its field spec and return it normalised (defaults filled)."""
+    if spec.kind == "table":
+        return check_table(value, spec.schema or {}, path, key)
+    if spec.kind == "map":
+        if not isinstance(value, dict):
+            raise ScenarioError(path, key, f"must be a table of named entries (got {value!r})")
+        if spec.values is not None:
+            return {name: check_value(item, spec.values, path, f"{key}.{name}")
+                    for name, item in value.items()}
+        return {name: check_table(item, spec.schema or {}, path, f"{key}.{name}")
+                for name, item in value.items()}
+    if spec.kind.startswith("list["):
+        if not isinstance(value, list):
+            raise ScenarioError(path, key, f"must be {_allowed(spec)} (got {value!r})")
+        inner = spec.kind[5:-1]
+        return [_check_scalar(item, spec, inner, path, f"{key}[{i}]") for i, item in enumerate(value)]
+    return _check_scalar(value, spec, spec.kind, path, key)
+
+
+def check_table(data: Any, schema: dict[str, Field], path: str, key: str) -> dict[str, Any]:
+    """Validate a table: no unknown keys, required keys present, defaults filled."""
+    if not isinstance(data, dict):
+        raise ScenarioError(path, key, f"must be a table (got {data!r})")
+    prefix = f"{key}." if key else ""
+    for name in data:
+        if name not in schema:
+            raise ScenarioError(path, f"{prefix}{name}",
+                                "unknown key; allowed: " + ", ".join(sorted(schema)))
+    out: dict[str, Any] = {}
+    for name, spec in schema.items():
+        if name in data:
+            out[name] = check_value(data[name], spec, path, f"{prefix}{name}")
+        elif spec.default is REQUIRED:
+            raise ScenarioError(path, f"{prefix}{name}", f"is required ({_allowed(spec)})")
+        elif spec.kind in ("table",):
+            out[name] = check_table(spec.default or {}, spec.schema or {}, path, f"{prefix}{name}")
+        else:
+            out[name] = _copy_default(spec.default)
+    return out
+
+
+def _copy_default(value: Any) -> Any:
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+NON_NEGATIVE = {"minimum": 0.0}
+
+CALENDAR = {
+    "open_hour": Field("number", 0.0, minimum=0, maximum=24, help="hour the unit opens"),
+    "close_hour": Field("number", 24.0, minimum=0, maximum=24, help="hour the unit closes"),
+    "work_days": Field("list[int]", [0, 1, 2, 3, 4, 5, 6], minimum=0, maximum=6,
+                       help="weekdays open, 0 = Monday"),
+}
+
+UNIT = {
+    "level": Field("str", REQUIRED, choices=LEVELS, help="organisation level"),
+    "count": Field("int", 1, minimum=1, help="number of units of this kind (e.g. 102 communities)"),
+    "staff": Field("int", REQUIRED, minimum=1, help="staff per unit = parallel servers"),
+    "calendar": Field("str", "office", help="name of a calendar in [calendars]"),
+    "knowledge": Field("number", REQUIRED, minimum=0,
+                       help="solves requests whose difficulty is at most this (inf = all)"),
+    "functions": Field("list[str]", REQUIRED,
+                       help="functions (item classes) this unit may handle; '*' = all"),
+    "segments": Field("list[str]", ["*"], choices=(*SEGMENTS, "*"),
+                      help="client segments served; '*' = all"),
+    "cost_per_staff": Field("number", 150_000.0, minimum=0,
+                            help="yearly cost of one staff member (CNY)"),
+    "joint_review": Field("bool", False,
+                          help="consecutive steps merged here run their review periods in parallel"),
+}
+
+REQUEST = {
+    "category": Field("str", REQUIRED, choices=CATEGORIES, help="KPI category"),
+    "origin": Field("str", REQUIRED, choices=ORIGINS, help="which agents create it"),
+    "segment": Field("str", "any", choices=("any", "small_firm", "above_scale_firm"),
+                     help="for firm requests: which firms create it"),
+    "rate_per_year": Field("number", REQUIRED, minimum=0, help="requests per origin agent per year"),
+    "complexity": Field("number", REQUIRED, minimum=0, exclusive_minimum=True,
+                        help="mean difficulty (exponential); compared with unit knowledge"),
+    "service_minutes": Field("number", REQUIRED, minimum=0, exclusive_minimum=True,
+                             help="mean staff minutes per visit"),
+    "service_cv": Field("number", 1.0, minimum=0, maximum=5,
+                        help="coefficient of variation of service (1 = exponential, 0 = fixed)"),
+    "in_person": Field("bool", False, help="the requester must come in person (a trip)"),
+    "dispatched": Field("bool", False,
+                        help="reaches its first unit through a hand-off (hotline, platform)"),
+    "authority": Field("list[str]", REQUIRED, choices=LEVELS,
+                       help="levels that may decide it, any order"),
+    "steps": Field("list[str]", None, help="functions handled in sequence (multi-step matters)"),
+    "lead_days": Field("list[number]", None, minimum=0,
+                       help="working days of review after each step (same length as steps)"),
+    "function_shares": Field("map", None, values=Field("number", minimum=0),
+                             help="single-step matter: function drawn with these weights"),
+    "travel_minutes": Field("number", 0.0, minimum=0, help="staff travel before service"),
+    "sla_hours": Field("number", None, minimum=0, exclusive_minimum=True,
+                       help="service-level target in hours"),
+    "sla_measure": Field("str", "resolution", choices=SLA_MEASURES, help="what the SLA times"),
+    "arrival_calendar": Field("str", "always", help="calendar during which requests arise"),
+    "high_frequency": Field("bool", False, help="counts as a high-frequency personal matter (F12)"),
+}
+
+SCENARIO = {
+    "extends": Field("str", None, help="scenario file this one builds on (relative path)"),
+    "name": Field("str", REQUIRED, help="short name shown in tables"),
+    "description": Field("str", "", help="one paragraph"),
+    "population": Field("table", {}, schema={
+        "residents": Field("int", REQUIRED, minimum=1, help="resident population"),
+        "firms": Field("int", 0, minimum=0, help="registered market entities"),
+        "above_scale_share": Field("number", 0.0, minimum=0, maximum=1,
+                                   help="share of firms that are above-scale industrial firms"),
+        "upper_divisions": Field("int", 0, minimum=0, help="upper-government divisions tasking the city"),
+    }),
+    "simulation": Field("table", {}, schema={
+        "days": Field("int", 365, minimum=1, help="simulated days"),
+        "scale": Field("number", 1.0, minimum=0, maximum=1, exclusive_minimum=True,
+                       help="share of residents and firms instantiated as agents"),
+        "seed": Field("int", 1, minimum=0, help="random seed"),
+        "warmup_days": Field("int", 0, minimum=0, help="days excluded from KPIs"),
+    }),
+    "handoff": Field("table", {}, schema={
+        "delay_hours": Field("number", 0.0, minimum=0, help="mean hand-off delay between units"),
+        "dispatch_hours": Field("number", None, minimum=0,
+                                help="mean delay from report to the first unit for dispatched "
+                                "requests (default: delay_hours)"),
+        "delay_cv": Field("number", 1.0, minimum=0, maximum=5, help="its coefficient of variation"),
+        "misroute_share": Field("number", 0.0, minimum=0, maximum=1,
+                                help="share of hand-offs first sent to a wrong unit"),
+        "screening_minutes": Field("number", 10.0, minimum=0,
+                                   help="staff minutes a wrong unit spends before sending it back"),
+        "forward_without_trip": Field("bool", False,
+                                      help="documents travel between units, not the requester"),
+    }),
+    "calendars": Field("map", {}, schema=CALENDAR),
+    "units": Field("map", REQUIRED, schema=UNIT),
+    "requests": Field("map", REQUIRED, schema=REQUEST),
+}

@@ -1,0 +1,128 @@
+"""The organisation built from a validated scenario: unit kinds, unit instances, routing chains.
+
+Geography is one coordinate in [0, 1) per agent (its place along the city). A unit kind with
+``count`` units splits that line into ``count`` equal stretches, so grids nest in communities,
+communities in townships, and a joint station serves the communities around it, without a
+separate parent table. (Assumed: equal populations per unit of one kind.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from sim.calendars import WeeklyCalendar
+from sim.schema import LEVELS
+from sim.scenario import unit_covers
+
+
+@dataclass
+class UnitKind:
+    """One kind of unit (e.g. ``community_centre``) and where its instances sit in the unit arrays."""
+
+    name: str
+    level: str
+    count: int
+    staff: int
+    calendar: str
+    knowledge: float
+    cost_per_staff: float
+    joint_review: bool
+    first: int  # index of its first instance
+
+
+@dataclass
+class Structure:
+    """Unit kinds and instances of one scenario, with cached routing chains."""
+
+    kinds: list[UnitKind]
+    calendars: dict[str, WeeklyCalendar]
+    unit_config: dict[str, dict[str, Any]]
+    _chains: dict[tuple[str, str, tuple[str, ...]], list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def from_scenario(cls, scenario: dict[str, Any]) -> Structure:
+        calendars = {name: WeeklyCalendar.from_config(c) for name, c in scenario["calendars"].items()}
+        kinds, first = [], 0
+        for name, unit in scenario["units"].items():
+            kinds.append(UnitKind(name, unit["level"], unit["count"], unit["staff"], unit["calendar"],
+                                  unit["knowledge"], unit["cost_per_staff"], unit["joint_review"], first))
+            first += unit["count"]
+        return cls(kinds, calendars, scenario["units"])
+
+    @cached_property
+    def n_units(self) -> int:
+        return sum(k.count for k in self.kinds)
+
+    @cached_property
+    def unit_kind(self) -> np.ndarray:
+        """Kind index of every unit instance."""
+        return np.repeat(np.arange(len(self.kinds)), [k.count for k in self.kinds])
+
+    @cached_property
+    def unit_level(self) -> np.ndarray:
+        """Level index (position in ``LEVELS``) of every unit instance."""
+        return np.array([LEVELS.index(self.kinds[k].level) for k in self.unit_kind], dtype=np.int8)
+
+    @cached_property
+    def unit_staff(self) -> np.ndarray:
+        return np.repeat([k.staff for k in self.kinds], [k.count for k in self.kinds])
+
+    @cached_property
+    def unit_calendar(self) -> list[WeeklyCalendar]:
+        return [self.calendars[self.kinds[k].calendar] for k in self.unit_kind]
+
+    @cached_property
+    def unit_names(self) -> list[str]:
+        return [f"{k.name}[{i}]" if k.count > 1 else k.name
+                for k in self.kinds for i in range(k.count)]
+
+    @cached_property
+    def kind_first(self) -> np.ndarray:
+        return np.array([k.first for k in self.kinds])
+
+    @cached_property
+    def kind_count(self) -> np.ndarray:
+        return np.array([k.count for k in self.kinds])
+
+    @cached_property
+    def kind_knowledge(self) -> np.ndarray:
+        return np.array([k.knowledge for k in self.kinds])
+
+    def staff_total(self) -> int:
+        return int(sum(k.staff * k.count for k in self.kinds))
+
+    def staff_cost(self) -> float:
+        return float(sum(k.staff * k.count * k.cost_per_staff for k in self.kinds))
+
+    def chain(self, function: str, segment: str, authority: tuple[str, ...]) -> list[int]:
+        """Unit kinds a request for ``function`` passes on escalation, lowest level first.
+
+        Only levels in ``authority`` that have a unit kind covering the function take part; the
+        last one decides whatever reaches it (someone must).
+        """
+        key = (function, segment, authority)
+        if key not in self._chains:
+            chain = []
+            for level in LEVELS:
+                if level not in authority:
+                    continue
+                for index, kind in enumerate(self.kinds):
+                    if kind.level == level and unit_covers(self.unit_config[kind.name], function, segment):
+                        chain.append(index)
+                        break
+            self._chains[key] = chain
+        return self._chains[key]
+
+    def instance(self, kind_index: np.ndarray, location: np.ndarray) -> np.ndarray:
+        """Unit instance of each kind serving each location in [0, 1)."""
+        count = self.kind_count[kind_index]
+        return self.kind_first[kind_index] + np.minimum((location * count).astype(np.int64), count - 1)
+
+    def alternatives(self, kind_index: int) -> list[int]:
+        """Other unit kinds at the same level: where a misrouted request may land first."""
+        level = self.kinds[kind_index].level
+        return [i for i, k in enumerate(self.kinds) if k.level == level and i != kind_index]
