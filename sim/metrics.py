@@ -73,8 +73,9 @@ def _busy_minutes(model: Any, log: Any, unit: np.ndarray) -> np.ndarray:
 
 
 def _window(model: Any) -> tuple[float, float]:
-    warmup = min(model.config["simulation"]["warmup_days"], model.day - 1) * DAY
-    return float(max(warmup, 0.0)), model.day * DAY
+    """KPI window: after the warm-up, which is capped at a quarter of the run for short runs."""
+    warmup = min(model.config["simulation"]["warmup_days"], model.day // 4) * DAY
+    return float(warmup), model.day * DAY
 
 
 def _stats(hours: np.ndarray) -> dict[str, float | int | None]:
@@ -153,10 +154,10 @@ def _utilisation(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, fl
     open_minutes = np.array([c.open_minutes(lo, hi) for c in structure.unit_calendar])
     capacity = open_minutes * structure.unit_staff
     busy = np.bincount(t.leg_unit, weights=t.leg_busy, minlength=structure.n_units)
-    out = {"overall": float(busy.sum() / capacity.sum())}
+    out = {"overall": float(busy.sum() / capacity.sum()) if capacity.sum() > 0 else None}
     for i, level in enumerate(LEVELS):
         pick = structure.unit_level == i
-        if pick.any():
+        if pick.any() and capacity[pick].sum() > 0:
             out[level] = float(busy[pick].sum() / capacity[pick].sum())
     return out
 

@@ -7,7 +7,7 @@ what is allowed), default filling and the key reference in ``scenarios/README.md
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sim.errors import ScenarioError
@@ -201,7 +201,7 @@ SCENARIO = {
         "scale": Field("number", 1.0, minimum=0, maximum=1, exclusive_minimum=True,
                        help="share of residents and firms instantiated as agents"),
         "seed": Field("int", 1, minimum=0, help="random seed"),
-        "warmup_days": Field("int", 0, minimum=0, help="days excluded from KPIs"),
+        "warmup_days": Field("int", 0, minimum=0, help="days excluded from KPIs (capped at run/4)"),
     }),
     "handoff": Field("table", {}, schema={
         "delay_hours": Field("number", 0.0, minimum=0, help="mean hand-off delay between units"),

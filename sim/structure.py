@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from sim.calendars import WeeklyCalendar
-from sim.schema import LEVELS
 from sim.scenario import unit_covers
+from sim.schema import LEVELS
 
 
 @dataclass
