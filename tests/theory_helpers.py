@@ -1,0 +1,209 @@
+"""Helpers for the queueing-theory tests in ``test_theory.py``.
+
+Queueing formulas written out (Erlang C, M/M/c waiting time), scenario builders for the
+test networks, and one function per replication that runs the model and returns only the
+few sums a test needs. Replication functions live here, at module level, so that a process
+pool can run them in parallel worker processes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.calendars import DAY
+from sim.model import GovernanceModel
+from sim.scenario import load_scenario
+from sim.schema import LEVELS
+
+SERVICE_MINUTES = 10.0
+"""Mean service time used by every test network (minutes)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Theory
+
+
+def erlang_c(servers: int, offered: float) -> float:
+    """Probability that an arrival waits in an M/M/c queue (Erlang C).
+
+    Args:
+        servers: c, number of parallel servers.
+        offered: a = lambda / mu, offered load in erlangs; must be < c.
+    """
+    if not 0 < offered < servers:
+        raise ValueError(f"need 0 < offered load < servers, got {offered} and {servers}")
+    # Erlang B by its stable recursion, then C = B / (1 - rho (1 - B)).
+    blocking = 1.0
+    for k in range(1, servers + 1):
+        blocking = offered * blocking / (k + offered * blocking)
+    rho = offered / servers
+    return blocking / (1.0 - rho * (1.0 - blocking))
+
+
+def erlang_c_direct(servers: int, offered: float) -> float:
+    """Erlang C from the textbook sum (an independent cross-check of ``erlang_c``)."""
+    rho = offered / servers
+    head = sum(offered**k / math.factorial(k) for k in range(servers))
+    tail = offered**servers / math.factorial(servers) / (1.0 - rho)
+    return tail / (head + tail)
+
+
+def mmc_mean_wait(arrival_rate: float, service_mean: float, servers: int) -> float:
+    """Mean wait in queue Wq of an M/M/c queue: C(c, a) / (c mu - lambda), in time units."""
+    mu = 1.0 / service_mean
+    return erlang_c(servers, arrival_rate / mu) / (servers * mu - arrival_rate)
+
+
+# --------------------------------------------------------------------------------------------
+# Scenarios
+
+HEADER = """
+name = "{name}"
+[population]
+residents = 100
+[simulation]
+days = {days}
+seed = 1
+warmup_days = {warmup_days}
+[handoff]
+delay_hours = 0.0
+misroute_share = 0.0
+"""
+
+UNIT = """
+[units.{name}]
+level = "{level}"
+count = 1
+staff = {staff}
+calendar = "always"
+knowledge = {knowledge}
+functions = ["f"]
+"""
+
+REQUEST = """
+[requests.r]
+category = "personal"
+origin = "resident"
+rate_per_year = {rate_per_year!r}
+complexity = {complexity!r}
+service_minutes = {service_minutes!r}
+service_cv = 1.0
+authority = {authority}
+steps = ["f"]
+arrival_calendar = "always"
+"""
+
+RESIDENTS = 100
+
+
+def rate_per_year(arrivals_per_minute: float) -> float:
+    """Yearly rate per resident that gives ``arrivals_per_minute`` requests in the whole city."""
+    return arrivals_per_minute * DAY * 365.0 / RESIDENTS
+
+
+def _toml_number(value: float) -> str:
+    return "inf" if math.isinf(value) else repr(float(value))
+
+
+def write_scenario(folder: Path, name: str, units: list[tuple[str, str, int, float]],
+                   arrivals_per_minute: float, complexity: float, days: int,
+                   warmup_days: int) -> dict[str, Any]:
+    """Write a scenario TOML into ``folder`` and load it through ``sim.scenario.load_scenario``.
+
+    Args:
+        folder: where the file goes (pytest's ``tmp_path``).
+        name: scenario name (also the file name).
+        units: (unit name, level, staff, knowledge) per unit kind, one unit each, open 24/7.
+        arrivals_per_minute: Poisson arrival rate of the single request kind, city-wide.
+        complexity: mean of the exponential difficulty.
+        days, warmup_days: the ``[simulation]`` table.
+    """
+    text = HEADER.format(name=name, days=days, warmup_days=warmup_days)
+    for unit_name, level, staff, knowledge in units:
+        text += UNIT.format(name=unit_name, level=level, staff=staff,
+                            knowledge=_toml_number(knowledge))
+    authority = "[" + ", ".join(f'"{level}"' for _, level, _, _ in units) + "]"
+    text += REQUEST.format(rate_per_year=rate_per_year(arrivals_per_minute),
+                           complexity=complexity, service_minutes=SERVICE_MINUTES,
+                           authority=authority)
+    path = folder / f"{name}.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_scenario(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Replications (run in worker processes)
+
+
+def _run(scenario: dict[str, Any], seed: int) -> GovernanceModel:
+    model = GovernanceModel(scenario, seed=seed)
+    model.run(scenario["simulation"]["days"])
+    return model
+
+
+def single_queue_replication(scenario: dict[str, Any], seed: int) -> tuple[float, int, float]:
+    """One run of a one-unit scenario: (mean wait in queue, customers, mean service).
+
+    Customers are those arriving after the warm-up and by the end of the run; each one's
+    service start is known (first come, first served fixes it on arrival), so none is cut off.
+    """
+    model = _run(scenario, seed)
+    log = model.engine.log()
+    legs = model.legs()
+    t0 = scenario["simulation"]["warmup_days"] * DAY
+    t1 = model.day * DAY
+    arrive = np.nan_to_num(log.leg_arrive, nan=np.inf)
+    pick = (arrive >= t0) & (arrive < t1)
+    wait = log.leg_start[pick] - log.leg_arrive[pick]
+    return float(wait.mean()), int(pick.sum()), float(legs.service[pick].mean())
+
+
+def chain_replication(scenario: dict[str, Any], seed: int) -> dict[str, np.ndarray]:
+    """One run of the escalation chain; per level (grid, community, township):
+
+    * ``arrivals``: legs arriving in the window [t0, t1) (t0 = end of warm-up, t1 = horizon);
+    * ``sojourn_sum``: sum of (leg_end - leg_arrive) over those legs (queue + service);
+    * ``area``: integral over [t0, t1] of the number of legs present at the station, i.e. the
+      length of [leg_arrive, leg_end] clipped to the window, summed over all legs;
+    * ``window``: t1 - t0 (minutes);
+    * ``path_ok``: whether every request's legs visit grid, community, township in order;
+    * ``requests``: requests created in the window.
+    """
+    model = _run(scenario, seed)
+    log = model.engine.log()
+    legs = model.legs()
+    t0 = scenario["simulation"]["warmup_days"] * DAY
+    t1 = model.day * DAY
+    levels = np.array([LEVELS.index(name) for name in ("grid", "community", "township")])
+    leg_level = model.structure.unit_level[legs.unit]
+    arrive = log.leg_arrive
+    reached = ~np.isnan(arrive)
+    in_window = reached & (np.nan_to_num(arrive, nan=np.inf) >= t0) & (
+        np.nan_to_num(arrive, nan=np.inf) < t1)
+    overlap = np.clip(np.minimum(log.leg_end[reached], t1) - np.maximum(arrive[reached], t0),
+                      0.0, None)
+    out: dict[str, Any] = {"arrivals": [], "sojourn_sum": [], "area": []}
+    for level in levels:
+        at = leg_level == level
+        pick = in_window & at
+        out["arrivals"].append(int(pick.sum()))
+        out["sojourn_sum"].append(float((log.leg_end[pick] - arrive[pick]).sum()))
+        out["area"].append(float(overlap[at[reached]].sum()))
+    # visiting order: the position of each leg within its request must equal its level rank
+    first = np.ones(len(legs.request), dtype=bool)
+    first[1:] = legs.request[1:] != legs.request[:-1]
+    start = np.flatnonzero(first)
+    position = np.arange(len(legs.request)) - np.repeat(start, np.diff(np.append(start,
+                                                                               len(first))))
+    rank = np.searchsorted(levels, leg_level)
+    created = model.requests().created
+    result = {key: np.array(value) for key, value in out.items()}
+    result["window"] = np.array(t1 - t0)
+    result["path_ok"] = np.array(bool(np.all(position == rank)
+                                      and np.all(np.diff(legs.request) >= 0)))
+    result["requests"] = np.array(int(((created >= t0) & (created < t1)).sum()))
+    return result
