@@ -87,3 +87,8 @@ class GovernmentUnit(mesa.Agent):
     @property
     def staff(self) -> int:
         return int(self.model.structure.unit_staff[self.unit])
+
+    @property
+    def servers(self) -> int:
+        """Staff on duty at once (see ``Structure.kind_servers``)."""
+        return int(self.model.structure.unit_servers[self.unit])

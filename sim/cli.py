@@ -46,15 +46,38 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("scenarios", nargs="+", help="scenario TOML files")
     _common(compare)
     compare.add_argument("--out", help="output folder (one subfolder per scenario)")
+
+    validate = sub.add_parser("validate", help="run the presets with replications, compare with FACTS",
+                              description="Run township, staff-cut-only, longgang-2019 and "
+                              "longgang-2021 with replications; print each fact check (reported "
+                              "value, simulated mean with 95 % CI, tolerance, pass/fail) and write "
+                              "validation.csv. Exit 1 if a check fails.")
+    validate.add_argument("--reps", type=int, default=3, help="replications per preset (default 3)")
+    validate.add_argument("--scale", type=float, default=0.01,
+                          help="agent sample (demand is always full-size; default 0.01)")
+    validate.add_argument("--days", type=int, help="days (default: the presets' 365)")
+    validate.add_argument("--workers", type=int, help="processes (default: cores)")
+    validate.add_argument("--scenarios", default="scenarios", help="folder with the presets")
+    validate.add_argument("--out", default="results/validate", help="output folder")
+
+    attribute = sub.add_parser("attribute", help="each reform's contribution from BASE to TARGET",
+                               description="TARGET must be BASE plus reforms. Reports each reform's "
+                               "contribution to the main KPIs: added in order, in reverse order, and "
+                               "the Shapley value over all orderings (at most 8 reforms).")
+    attribute.add_argument("base", help="base scenario file")
+    attribute.add_argument("target", help="target scenario file (BASE plus reforms)")
+    attribute.add_argument("--reps", type=int, default=2, help="replications per subset (default 2)")
+    _common(attribute)
+    attribute.add_argument("--workers", type=int, help="processes (default: cores)")
+    attribute.add_argument("--out", default="results/attribute", help="output folder")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return _run(args)
-        return _compare(args)
+        commands = {"run": _run, "compare": _compare, "validate": _validate, "attribute": _attribute}
+        return commands[args.command](args)
     except ScenarioError as exc:
         sys.stderr.write(exc.one_line() + "\n")
         return EXIT_BAD_INPUT
@@ -113,4 +136,71 @@ def _compare(args: argparse.Namespace) -> int:
     if out is not None:
         write_comparison_csv(out / "comparison.csv", names, rows)
         print(f"\nwrote {out}/comparison.csv and one folder per scenario")
+    return 0
+
+
+def _progress(done: int, total: int) -> None:
+    sys.stderr.write(f"\r  runs {done}/{total}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _positive(value: int | None, option: str) -> None:
+    if value is not None and value < 1:
+        raise ScenarioError("command line", option, f"must be an integer >= 1 (got {value})")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from sim.report import render_table
+    from sim.validate import PRESETS, run_validation, write_validation_csv
+
+    _positive(args.reps, "--reps")
+    _positive(args.workers, "--workers")
+    folder = Path(args.scenarios)
+    for preset in PRESETS:  # one-line errors before anything runs
+        from sim.scenario import load_scenario
+
+        load_scenario(folder / f"{preset}.toml", {"simulation.scale": args.scale})
+    out = _check_out(args.out)
+    rows = run_validation(folder, args.reps, args.scale, args.days, args.workers, _progress)
+    table = [(f"{r['fact']:<6} {r['check']}", [r["reported"], _ci(r), r["tolerance"],
+                                                "pass" if r["pass"] else "FAIL"]) for r in rows]
+    print(render_table(["fact  check", "reported", "simulated (95 % CI)", "tolerance", "result"], table))
+    write_validation_csv(out / "validation.csv", rows)
+    failed = sum(not r["pass"] for r in rows)
+    print(f"\n{len(rows) - failed}/{len(rows)} checks pass ({args.reps} replications); "
+          f"wrote {out}/validation.csv")
+    return 1 if failed else 0
+
+
+def _ci(row: dict[str, Any]) -> str:
+    import math
+
+    mean, low, high = row["simulated_mean"], row["ci95_low"], row["ci95_high"]
+    if math.isnan(low):
+        return f"{mean:.4g}"
+    return f"{mean:.4g} [{low:.4g}, {high:.4g}]"
+
+
+def _attribute(args: argparse.Namespace) -> int:
+    from sim.attribution import MAX_SHAPLEY_REFORMS, attribute, write_attribution_csv
+    from sim.report import render_table
+    from sim.scenario import load_scenario
+
+    _positive(args.reps, "--reps")
+    _positive(args.workers, "--workers")
+    base, target = load_scenario(args.base), load_scenario(args.target)
+    out = _check_out(args.out)
+    rows = attribute(args.base, args.target, args.reps, args.scale, args.days, args.workers, _progress)
+    for metric in dict.fromkeys(r["metric"] for r in rows):
+        table = [(r["reform"], [r["in_order"], r["reverse"], r["shapley"]])
+                 for r in rows if r["metric"] == metric]
+        print(f"\n{metric}")
+        print(render_table(["reform", "in order", "reverse", "Shapley"], table))
+    if rows and rows[0]["shapley"] is None:
+        print(f"\n(Shapley values need at most {MAX_SHAPLEY_REFORMS} reforms)")
+    path = out / f"{base['name']}-{target['name']}.csv"
+    write_attribution_csv(path, rows)
+    print(f"\nwrote {path}")
     return 0

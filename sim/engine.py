@@ -79,6 +79,8 @@ class QueueEngine:
     def add(self, created: np.ndarray, legs: Legs) -> None:
         """Add a batch of requests (creation times) with their planned legs, batch-local indices."""
         n_req, leg0, req0 = len(created), self.n_legs, self.n_requests
+        if n_req == 0:
+            return
         counts = np.bincount(legs.request, minlength=n_req)
         if np.any(counts == 0):
             raise ValueError("every request needs at least one leg")

@@ -43,7 +43,7 @@ def build_tables(model: Any) -> RunTables:
     requests, legs, log = model.requests(), model.legs(), model.engine.log()
     n = len(requests)
     leg_count = np.bincount(legs.request, minlength=n)
-    leg_first = np.concatenate(([0], np.cumsum(leg_count)[:-1])).astype(np.int64)
+    leg_first = (np.cumsum(leg_count) - leg_count).astype(np.int64)
     last = leg_first + leg_count - 1
     resolved = np.where(log.ready <= horizon, log.ready, np.nan)
     category_of_kind = np.array([CATEGORIES.index(k.category) for k in model.kinds])
@@ -102,6 +102,7 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
                              for i, c in enumerate(CATEGORIES) if np.any(t.category == i)},
         "resolution_hours_by_kind": {k.name: _stats(hours[done & (t.kind == k.index)])
                                      for k in model.kinds},
+        "cohort_resolution_days_by_kind": _cohort_days(model, t, lo, hi),
         "share_resolved_by_level": _level_shares(t.solved_level[done]),
         "handoffs_per_request": _mean(t.leg_count[done] - 1),
         "bounces_per_request": _mean(np.add.reduceat(t.leg_bounce, t.leg_first)[done]
@@ -111,10 +112,17 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         "staff_minutes_per_request": _mean(np.add.reduceat(t.leg_service, t.leg_first)[done]
                                            if len(t.leg_first) else np.zeros(0)),
         "staff_total": structure.staff_total(),
+        "staff_government": structure.staff_total(exclude=("grid", "social")),
+        "staff_by_level": structure.staff_by_level(),
+        "approval_staff": _staff_handling(model, ("firm",), steps_only=True),
+        "enforcement_staff": _staff_handling(model, ("enforcement",), steps_only=False),
         "staff_cost": structure.staff_cost(),
         "staff_utilisation": _utilisation(model, t, lo, hi),
+        "utilisation_by_unit": _utilisation_by_unit(model, t, lo, hi),
         "sla_attainment": _sla(model, t, lo, hi),
         "backlog_end": int(np.isnan(t.resolved).sum()),
+        "backlog_by_day": _backlog_by_day(model),
+        "backlog_growth_per_100_days": _backlog_growth(model),
         "share_high_frequency_in_community": _share_low(model, t, done, high_frequency=True),
         "share_resolved_community_or_below": _share_low(model, t, done, high_frequency=False),
     }
@@ -123,6 +131,54 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
     kpis["cost_per_resolved_request"] = (kpis["staff_cost"] * years / resolved_in_window
                                          if resolved_in_window else None)
     return kpis
+
+
+def _staff_handling(model: Any, categories: tuple[str, ...], steps_only: bool) -> int:
+    """Department-level staff in units that handle the functions of these request categories
+    (e.g. approval staff: units deciding any step of a firm matter, M2)."""
+    functions = set()
+    for kind in model.kinds:
+        if kind.category in categories and (kind.shares is None or not steps_only):
+            functions |= set(kind.functions)
+    total = 0
+    for kind in model.structure.kinds:
+        cfg = model.structure.unit_config[kind.name]
+        if kind.level == "department" and set(cfg["functions"]) & functions:
+            total += kind.staff * kind.count
+    return total
+
+
+def _cohort_days(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, dict[str, float | None]]:
+    """Mean days to resolution of the cohort created in the first half of the KPI window.
+
+    Why: averaging only requests resolved by the end favours quick ones (long ones are still
+    open); a cohort that had half the window to finish is far less censored, and the share of it
+    still open says how much censoring is left."""
+    cohort = (t.created >= lo) & (t.created < lo + (hi - lo) / 2)
+    out = {}
+    for kind in model.kinds:
+        pick = cohort & (t.kind == kind.index)
+        resolved = pick & ~np.isnan(t.resolved)
+        days = (t.resolved[resolved] - t.created[resolved]) / DAY
+        out[kind.name] = {"n": int(pick.sum()),
+                          "mean": float(days.mean()) if len(days) else None,
+                          "resolved_share": float(resolved.sum() / pick.sum()) if pick.any() else None}
+    return out
+
+
+def _backlog_by_day(model: Any) -> list[int]:
+    frame = model.datacollector.get_model_vars_dataframe()
+    return [int(v) for v in frame["open"]] if len(frame) else []
+
+
+def _backlog_growth(model: Any) -> float | None:
+    """Slope of open requests over the second half of the run, per 100 days (0 when stable)."""
+    series = np.array(_backlog_by_day(model), dtype=float)
+    half = series[len(series) // 2:]
+    if len(half) < 2:
+        return None
+    slope = np.polyfit(np.arange(len(half)), half, 1)[0]
+    return float(slope * 100)
 
 
 def _mean(values: np.ndarray) -> float | None:
@@ -152,7 +208,7 @@ def _utilisation(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, fl
     """Busy staff minutes / open staff minutes in the KPI window, overall and by level."""
     structure = model.structure
     open_minutes = np.array([c.open_minutes(lo, hi) for c in structure.unit_calendar])
-    capacity = open_minutes * structure.unit_staff
+    capacity = open_minutes * structure.unit_servers
     busy = np.bincount(t.leg_unit, weights=t.leg_busy, minlength=structure.n_units)
     out = {"overall": float(busy.sum() / capacity.sum()) if capacity.sum() > 0 else None}
     for i, level in enumerate(LEVELS):
@@ -160,6 +216,17 @@ def _utilisation(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, fl
         if pick.any() and capacity[pick].sum() > 0:
             out[level] = float(busy[pick].sum() / capacity[pick].sum())
     return out
+
+
+def _utilisation_by_unit(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, float | None]:
+    """Busy / open server minutes per unit kind: where the load sits (org map, bottlenecks)."""
+    structure = model.structure
+    open_minutes = np.array([c.open_minutes(lo, hi) for c in structure.unit_calendar])
+    capacity = np.bincount(structure.unit_kind, weights=open_minutes * structure.unit_servers,
+                           minlength=len(structure.kinds))
+    busy = np.bincount(structure.unit_kind[t.leg_unit], weights=t.leg_busy, minlength=len(structure.kinds))
+    return {k.name: (float(busy[i] / capacity[i]) if capacity[i] > 0 else None)
+            for i, k in enumerate(structure.kinds)}
 
 
 def _sla(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, dict[str, float | None]]:

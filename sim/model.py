@@ -40,7 +40,7 @@ class GovernanceModel(mesa.Model):
         self._create_agents()
         self.demand = Demand(self.kinds, self.population, self.structure.calendars, demand_rng)
         self.planner = Planner(self.structure, self.kinds, scenario["handoff"], routing_rng)
-        self.engine = QueueEngine(self.structure.unit_staff.tolist(), self.structure.unit_calendar,
+        self.engine = QueueEngine(self.structure.unit_servers.tolist(), self.structure.unit_calendar,
                                   self.structure.calendars["office"])
         self._requests: list[NewRequests] = []
         self._legs: list[Legs] = []

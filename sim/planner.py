@@ -69,6 +69,7 @@ class Planner:
         self.rng = rng
         self._alternatives = [structure.alternatives(k) for k in range(len(structure.kinds))]
         self._joint = np.array([k.joint_review for k in structure.kinds])
+        self._overlap = np.array([k.review_overlap for k in structure.kinds])
 
     def plan(self, kind: np.ndarray, location: np.ndarray, segment: np.ndarray) -> Legs:
         """Legs for requests given by kind index, location in [0, 1) and segment code."""
@@ -82,7 +83,8 @@ class Planner:
         req, unit, service, lead = self._merge_same_unit(req, unit, service, lead)
         first = np.ones(len(req), dtype=bool)
         first[1:] = req[1:] != req[:-1]
-        service = service + self._travel(kind[req]) * first
+        leg_kind = kind[req]
+        service = service + self._per_visit(leg_kind) + self._travel(leg_kind) * first
         return self._finish(kind, location, req, unit, service, lead, first)
 
     def _plan_kind(self, kind: RequestKind, rows: np.ndarray, location: np.ndarray,
@@ -124,11 +126,22 @@ class Planner:
         if not same.any():
             return req, unit, service, lead
         starts = np.flatnonzero(~same)
-        joint = self._joint[self.structure.unit_kind[unit[starts]]]
+        kind_of = self.structure.unit_kind[unit[starts]]
         lead_sum = np.add.reduceat(lead, starts)
         lead_max = np.maximum.reduceat(lead, starts)
+        overlapped = lead_max + (1.0 - self._overlap[kind_of]) * (lead_sum - lead_max)
         return (req[starts], unit[starts], np.add.reduceat(service, starts),
-                np.where(joint, lead_max, lead_sum))
+                np.where(self._joint[kind_of], overlapped, lead_sum))
+
+    def _per_visit(self, kind_of_leg: np.ndarray) -> np.ndarray:
+        """Intake minutes per visit (after merging, so a merged visit pays once)."""
+        visit = np.array([k.visit_minutes for k in self.kinds])[kind_of_leg]
+        cv = np.array([k.service.cv for k in self.kinds])[kind_of_leg]
+        out = np.zeros(len(kind_of_leg))
+        for value in np.unique(cv[visit > 0]):
+            pick = (visit > 0) & (cv == value)
+            out[pick] = sample_durations(self.rng, visit[pick], float(value))
+        return out
 
     def _travel(self, kind_of_leg: np.ndarray) -> np.ndarray:
         travel = np.array([k.travel_minutes for k in self.kinds])
@@ -163,11 +176,15 @@ class Planner:
         in_person = np.array([k.in_person for k in self.kinds])[leg_kind]
         dispatch = self.handoff["dispatch_hours"]
         dispatch = self.handoff["delay_hours"] if dispatch is None else dispatch
-        mean_delay = np.where(first, dispatch * 60.0, self.handoff["delay_hours"] * 60.0)
-        needs_delay = (~first | dispatched) & (mean_delay > 0)
+        dispatch_cv = self.handoff["dispatch_cv"]
+        dispatch_cv = self.handoff["delay_cv"] if dispatch_cv is None else dispatch_cv
         handoff = np.zeros(len(unit))
-        handoff[needs_delay] = sample_durations(self.rng, mean_delay[needs_delay],
-                                                self.handoff["delay_cv"])
+        later = ~first & (self.handoff["delay_hours"] > 0)
+        delay = self.handoff["delay_hours"] * 60.0
+        handoff[later] = sample_durations(self.rng, np.full(int(later.sum()), delay),
+                                          self.handoff["delay_cv"])
+        sent = first & dispatched & (dispatch > 0)
+        handoff[sent] = sample_durations(self.rng, np.full(int(sent.sum()), dispatch * 60.0), dispatch_cv)
         trip = in_person & (first | (not self.handoff["forward_without_trip"]))
         return Legs(req, unit, service, lead, handoff, trip, bounce)
 

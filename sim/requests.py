@@ -27,6 +27,7 @@ class RequestKind:
     rate_per_year: float
     complexity: float
     service: ServiceTime
+    visit_minutes: float
     in_person: bool
     dispatched: bool
     authority: tuple[str, ...]
@@ -67,6 +68,7 @@ def compile_catalogue(scenario: dict[str, Any]) -> list[RequestKind]:
             index=index, name=name, category=cfg["category"], origin=cfg["origin"],
             segment=cfg["segment"], rate_per_year=cfg["rate_per_year"],
             complexity=cfg["complexity"], service=ServiceTime(cfg["service_minutes"], cfg["service_cv"]),
+            visit_minutes=cfg["visit_minutes"],
             in_person=cfg["in_person"], dispatched=cfg["dispatched"],
             authority=tuple(cfg["authority"]), functions=functions, shares=shares,
             lead_days=tuple(cfg["lead_days"]), travel_minutes=cfg["travel_minutes"],

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
+from sim.reforms import apply_reforms
 from sim.schema import LEVELS, SCENARIO, check_table
 
 BUILTIN_CALENDARS = {
@@ -31,7 +32,8 @@ ORIGIN_SEGMENTS = {
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``override`` into a copy of ``base``: tables merge key by key, everything else replaces."""
+    """Merge ``override`` into a copy of ``base``: tables merge key by key, everything else replaces
+    (``read_raw`` then concatenates ``reforms`` lists along an extends chain)."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -63,7 +65,11 @@ def read_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     parent_path = path.parent / parent
     if not parent_path.is_file():
         raise ScenarioError(str(path), "extends", f"no such file {parent_path}")
-    return deep_merge(read_raw(parent_path, (*_seen, resolved)), data)
+    base = read_raw(parent_path, (*_seen, resolved))
+    merged = deep_merge(base, data)
+    if isinstance(base.get("reforms"), list) and isinstance(data.get("reforms"), list):
+        merged["reforms"] = base["reforms"] + data["reforms"]  # reforms accumulate along extends
+    return merged
 
 
 def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], path: str) -> dict[str, Any]:
@@ -89,9 +95,14 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         overrides: dotted key -> value applied after merging (e.g. ``{"simulation.seed": 3}``).
     """
     path = str(path)
-    raw = apply_overrides(read_raw(path), overrides or {}, path)
+    return build_scenario(apply_overrides(read_raw(path), overrides or {}, path), path)
+
+
+def build_scenario(raw: dict[str, Any], path: str) -> dict[str, Any]:
+    """Validate a raw (merged) scenario dict, apply its reforms and cross-check it."""
     scenario = check_table(raw, SCENARIO, path, "")
     scenario["calendars"] = {**BUILTIN_CALENDARS, **scenario["calendars"]}
+    scenario = apply_reforms(scenario, path)
     cross_check(scenario, path)
     scenario["source"] = {"path": path, "hash": scenario_hash(scenario)}
     return scenario

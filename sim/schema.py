@@ -12,8 +12,10 @@ from typing import Any
 
 from sim.errors import ScenarioError
 
-LEVELS = ("grid", "community", "township", "district", "department", "leadership", "social")
-"""Organisation levels from the bottom up; a request escalates in this order."""
+LEVELS = ("grid", "social", "community", "township", "district", "department", "leadership")
+"""Organisation levels from the bottom up; a request escalates in this order. Social
+organisations sit just above the grid: transferred items go to them first and, when they cannot
+finish one, up to the government units on the request's chain."""
 
 GEOGRAPHIC_LEVELS = ("grid", "community", "township", "district")
 ORIGINS = ("resident", "firm", "grid_worker", "upper_division")
@@ -91,6 +93,10 @@ def check_value(value: Any, spec: Field, path: str, key: str) -> Any:
                     for name, item in value.items()}
         return {name: check_table(item, spec.schema or {}, path, f"{key}.{name}")
                 for name, item in value.items()}
+    if spec.kind == "reforms":  # parameters are checked against each reform's own schema
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise ScenarioError(path, key, "must be a list of [[reforms]] tables")
+        return value
     if spec.kind.startswith("list["):
         if not isinstance(value, list):
             raise ScenarioError(path, key, f"must be {_allowed(spec)} (got {value!r})")
@@ -141,7 +147,10 @@ CALENDAR = {
 UNIT = {
     "level": Field("str", REQUIRED, choices=LEVELS, help="organisation level"),
     "count": Field("int", 1, minimum=1, help="number of units of this kind (e.g. 102 communities)"),
-    "staff": Field("int", REQUIRED, minimum=1, help="staff per unit = parallel servers"),
+    "staff": Field("int", REQUIRED, minimum=1, help="staff (headcount) per unit"),
+    "hours_per_week": Field("number", 40.0, minimum=0, exclusive_minimum=True, maximum=168,
+                            help="contract hours of one staff member; with the calendar's open hours "
+                            "this sets how many serve at once"),
     "calendar": Field("str", "office", help="name of a calendar in [calendars]"),
     "knowledge": Field("number", REQUIRED, minimum=0,
                        help="solves requests whose difficulty is at most this (inf = all)"),
@@ -152,7 +161,10 @@ UNIT = {
     "cost_per_staff": Field("number", 150_000.0, minimum=0,
                             help="yearly cost of one staff member (CNY)"),
     "joint_review": Field("bool", False,
-                          help="consecutive steps merged here run their review periods in parallel"),
+                          help="consecutive steps merged here share their review periods"),
+    "review_overlap": Field("number", 1.0, minimum=0, maximum=1,
+                            help="under joint_review: 1 = reviews fully parallel (longest counts), "
+                            "0 = one after another"),
 }
 
 REQUEST = {
@@ -165,6 +177,9 @@ REQUEST = {
                         help="mean difficulty (exponential); compared with unit knowledge"),
     "service_minutes": Field("number", REQUIRED, minimum=0, exclusive_minimum=True,
                              help="mean staff minutes per visit"),
+    "visit_minutes": Field("number", 0.0, minimum=0,
+                           help="staff minutes per visit on top of the steps' service (intake, file "
+                           "opening); a visit covering several steps pays it once"),
     "service_cv": Field("number", 1.0, minimum=0, maximum=5,
                         help="coefficient of variation of service (1 = exponential, 0 = fixed)"),
     "in_person": Field("bool", False, help="the requester must come in person (a trip)"),
@@ -209,6 +224,8 @@ SCENARIO = {
                                 help="mean delay from report to the first unit for dispatched "
                                 "requests (default: delay_hours)"),
         "delay_cv": Field("number", 1.0, minimum=0, maximum=5, help="its coefficient of variation"),
+        "dispatch_cv": Field("number", None, minimum=0, maximum=5,
+                             help="coefficient of variation of dispatch delay (default: delay_cv)"),
         "misroute_share": Field("number", 0.0, minimum=0, maximum=1,
                                 help="share of hand-offs first sent to a wrong unit"),
         "screening_minutes": Field("number", 10.0, minimum=0,
@@ -219,4 +236,5 @@ SCENARIO = {
     "calendars": Field("map", {}, schema=CALENDAR),
     "units": Field("map", REQUIRED, schema=UNIT),
     "requests": Field("map", REQUIRED, schema=REQUEST),
+    "reforms": Field("reforms", [], help="ordered list of [[reforms]] tables: name plus parameters"),
 }

@@ -31,6 +31,8 @@ class UnitKind:
     knowledge: float
     cost_per_staff: float
     joint_review: bool
+    review_overlap: float
+    hours_per_week: float
     first: int  # index of its first instance
 
 
@@ -49,7 +51,8 @@ class Structure:
         kinds, first = [], 0
         for name, unit in scenario["units"].items():
             kinds.append(UnitKind(name, unit["level"], unit["count"], unit["staff"], unit["calendar"],
-                                  unit["knowledge"], unit["cost_per_staff"], unit["joint_review"], first))
+                                  unit["knowledge"], unit["cost_per_staff"], unit["joint_review"],
+                                  unit["review_overlap"], unit["hours_per_week"], first))
             first += unit["count"]
         return cls(kinds, calendars, scenario["units"])
 
@@ -72,6 +75,24 @@ class Structure:
         return np.repeat([k.staff for k in self.kinds], [k.count for k in self.kinds])
 
     @cached_property
+    def kind_servers(self) -> np.ndarray:
+        """Staff serving at once in each unit kind: headcount x contract hours / open hours.
+
+        Why: a team open around the clock (168 h a week) with 40-hour contracts has about a
+        quarter of its people on duty at any time; an office open 40 h has all of them. At least
+        one, at most the headcount (assumed: shifts cover the calendar evenly).
+        """
+        servers = []
+        for k in self.kinds:
+            open_hours = self.calendars[k.calendar].week_minutes / 60.0
+            servers.append(min(k.staff, max(1, round(k.staff * k.hours_per_week / open_hours))))
+        return np.array(servers)
+
+    @cached_property
+    def unit_servers(self) -> np.ndarray:
+        return np.repeat(self.kind_servers, [k.count for k in self.kinds])
+
+    @cached_property
     def unit_calendar(self) -> list[WeeklyCalendar]:
         return [self.calendars[self.kinds[k].calendar] for k in self.unit_kind]
 
@@ -92,10 +113,18 @@ class Structure:
     def kind_knowledge(self) -> np.ndarray:
         return np.array([k.knowledge for k in self.kinds])
 
-    def staff_total(self) -> int:
-        return int(sum(k.staff * k.count for k in self.kinds))
+    def staff_total(self, exclude: tuple[str, ...] = ("social",)) -> int:
+        """Headcount of the units, by default without social organisations (bought, not employed)."""
+        return int(sum(k.staff * k.count for k in self.kinds if k.level not in exclude))
+
+    def staff_by_level(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for k in self.kinds:
+            out[k.level] = out.get(k.level, 0) + k.staff * k.count
+        return out
 
     def staff_cost(self) -> float:
+        """Yearly cost of all staff, social organisations' purchase cost included."""
         return float(sum(k.staff * k.count * k.cost_per_staff for k in self.kinds))
 
     def chain(self, function: str, segment: str, authority: tuple[str, ...]) -> list[int]:

@@ -19,10 +19,6 @@ from sim.model import GovernanceModel
 from sim.scenario import load_scenario
 from sim.schema import LEVELS
 
-SERVICE_MINUTES = 10.0
-"""Mean service time used by every test network (minutes)."""
-
-
 # --------------------------------------------------------------------------------------------
 # Theory
 
@@ -110,8 +106,8 @@ def _toml_number(value: float) -> str:
 
 
 def write_scenario(folder: Path, name: str, units: list[tuple[str, str, int, float]],
-                   arrivals_per_minute: float, complexity: float, days: int,
-                   warmup_days: int) -> dict[str, Any]:
+                   arrivals_per_minute: float, service_minutes: float, complexity: float,
+                   days: int, warmup_days: int) -> dict[str, Any]:
     """Write a scenario TOML into ``folder`` and load it through ``sim.scenario.load_scenario``.
 
     Args:
@@ -119,6 +115,7 @@ def write_scenario(folder: Path, name: str, units: list[tuple[str, str, int, flo
         name: scenario name (also the file name).
         units: (unit name, level, staff, knowledge) per unit kind, one unit each, open 24/7.
         arrivals_per_minute: Poisson arrival rate of the single request kind, city-wide.
+        service_minutes: mean of its exponential service time, at every unit.
         complexity: mean of the exponential difficulty.
         days, warmup_days: the ``[simulation]`` table.
     """
@@ -128,7 +125,7 @@ def write_scenario(folder: Path, name: str, units: list[tuple[str, str, int, flo
                             knowledge=_toml_number(knowledge))
     authority = "[" + ", ".join(f'"{level}"' for _, level, _, _ in units) + "]"
     text += REQUEST.format(rate_per_year=rate_per_year(arrivals_per_minute),
-                           complexity=complexity, service_minutes=SERVICE_MINUTES,
+                           complexity=complexity, service_minutes=service_minutes,
                            authority=authority)
     path = folder / f"{name}.toml"
     path.write_text(text, encoding="utf-8")

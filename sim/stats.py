@@ -1,0 +1,18 @@
+"""Small statistics shared by validation, attribution and batch tables."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+
+def mean_ci(values: list[float] | np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and two-sided Student-t confidence interval (NaN bounds for a single value)."""
+    x = np.asarray(values, dtype=float)
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    return mean, mean - half, mean + half

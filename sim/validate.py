@@ -1,0 +1,142 @@
+"""``validate``: run the presets with replications and compare with the reported facts.
+
+Each check names its fact id, the reported value, how the simulated figure is computed, the
+tolerance, and pass/fail on the replication mean (with its 95 % confidence interval shown).
+Replication r of every preset uses seed r (common random numbers), so differences between
+presets are not blurred by independent noise.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sim.parallel import Job, run_jobs
+from sim.results import atomic_write_bytes
+from sim.stats import mean_ci
+
+PRESETS = ("township", "staff-cut-only", "longgang-2019", "longgang-2021")
+Runs = dict[str, list[dict[str, Any]]]  # preset -> KPIs per replication
+
+
+@dataclass(frozen=True)
+class Check:
+    fact: str
+    what: str
+    reported: str
+    tolerance: str
+    value: Callable[[Runs, int], float]  # simulated figure in replication r
+    passes: Callable[[float], bool]
+
+
+def _kpi(preset: str, *path: str) -> Callable[[Runs, int], float]:
+    def get(runs: Runs, r: int) -> float:
+        node: Any = runs[preset][r]
+        for key in path:
+            node = node[key]
+        return float(node)
+
+    return get
+
+
+def _ratio(a: Callable[[Runs, int], float], b: Callable[[Runs, int], float]) -> Callable[[Runs, int], float]:
+    return lambda runs, r: a(runs, r) / b(runs, r)
+
+
+def _slower_by(preset: str, others: tuple[str, ...]) -> Callable[[Runs, int], float]:
+    """How many times longer ``preset`` takes than the *slower* of ``others``, per request
+    category (mean resolution hours), combined as a geometric mean over categories.
+
+    Why this shape: being slower than the slower of the others means slower than all of them;
+    categories count equally (request-weighting would let the many quick incidents decide);
+    a geometric mean is the mean that treats 2x and 0.5x symmetrically."""
+
+    def ratio(runs: Runs, r: int) -> float:
+        mine = runs[preset][r]["resolution_hours"]
+        logs = []
+        for category, stats in mine.items():
+            theirs = [runs[o][r]["resolution_hours"].get(category, {}).get("mean") for o in others]
+            if stats["mean"] and all(theirs):
+                logs.append(math.log(stats["mean"] / max(theirs)))
+        return math.exp(sum(logs) / len(logs))
+
+    return ratio
+
+
+def _on_scene_median_minutes(preset: str) -> Callable[[Runs, int], float]:
+    def get(runs: Runs, r: int) -> float:
+        slas = runs[preset][r]["sla_attainment"]
+        return max(v["median_hours"] * 60 for k, v in slas.items() if "_on_scene_" in k)
+
+    return get
+
+
+def within(target: float, share: float) -> Callable[[float], bool]:
+    return lambda x: abs(x - target) <= share * target
+
+
+CHECKS = [
+    Check("F12", "longgang-2021: high-frequency personal matters finished in the community",
+          "> 90 %", "mean > 0.90",
+          _kpi("longgang-2021", "share_high_frequency_in_community"), lambda x: x > 0.90),
+    Check("F13", "longgang-2021: grassroots problems and services resolved at community level or below",
+          "> 80 %", "mean > 0.80",
+          _kpi("longgang-2021", "share_resolved_community_or_below"), lambda x: x > 0.80),
+    Check("M3", "township: firm registration, days (cohort of the first half-year)", "80 days", "+-15 %",
+          _kpi("township", "cohort_resolution_days_by_kind", "firm_registration", "mean"), within(80, 0.15)),
+    Check("M3", "longgang-2021: firm registration, days", "40 days", "+-15 %",
+          _kpi("longgang-2021", "cohort_resolution_days_by_kind", "firm_registration", "mean"),
+          within(40, 0.15)),
+    Check("M3", "longgang-2021: low-risk small project, days", "<= 15-16 days", "mean <= 16",
+          _kpi("longgang-2021", "cohort_resolution_days_by_kind", "low_risk_project", "mean"),
+          lambda x: x <= 16),
+    Check("M2", "township: approval staff (configured)", "56", "exact",
+          _kpi("township", "approval_staff"), lambda x: x == 56),
+    Check("M2", "longgang-2021: approval staff (configured)", "26", "exact",
+          _kpi("longgang-2021", "approval_staff"), lambda x: x == 26),
+    Check("M4", "longgang-2021: enforcement on scene, median minutes (worst source)", "<= 45 min",
+          "median <= 45", _on_scene_median_minutes("longgang-2021"), lambda x: x <= 45),
+    Check("F6", "longgang-2021 / township government staff", "about 40 %", "0.35-0.45",
+          _ratio(_kpi("longgang-2021", "staff_government"), _kpi("township", "staff_government")),
+          lambda x: 0.35 <= x <= 0.45),
+    Check("claim", "staff-cut-only: backlog growth, open requests per 100 days (second half-year)",
+          "grows", "> 500 per 100 days",
+          _kpi("staff-cut-only", "backlog_growth_per_100_days"), lambda x: x > 500),
+    Check("claim", "township: backlog growth per 100 days (stable)", "stable", "|x| < 200",
+          _kpi("township", "backlog_growth_per_100_days"), lambda x: abs(x) < 200),
+    Check("claim", "longgang-2021: backlog growth per 100 days (stable)", "stable", "|x| < 200",
+          _kpi("longgang-2021", "backlog_growth_per_100_days"), lambda x: abs(x) < 200),
+    Check("claim", "staff-cut-only resolution time / the slower of township and longgang-2021 "
+          "(geometric mean over categories)", "far longer", ">= 1.5",
+          _slower_by("staff-cut-only", ("township", "longgang-2021")), lambda x: x >= 1.5),
+]
+
+
+def run_validation(scenario_dir: Path, reps: int, scale: float, days: int | None,
+                   workers: int | None = None, progress: Any = None) -> list[dict[str, Any]]:
+    """Run every preset ``reps`` times and evaluate every check; one row per check."""
+    jobs = [Job(str(scenario_dir / f"{p}.toml"), seed=r + 1, scale=scale, days=days)
+            for p in PRESETS for r in range(reps)]
+    results = run_jobs(jobs, workers=workers, progress=progress)
+    runs: Runs = {p: results[i * reps:(i + 1) * reps] for i, p in enumerate(PRESETS)}
+    rows = []
+    for check in CHECKS:
+        values = [check.value(runs, r) for r in range(reps)]
+        mean, low, high = mean_ci(values)
+        rows.append({"fact": check.fact, "check": check.what, "reported": check.reported,
+                     "simulated_mean": mean, "ci95_low": low, "ci95_high": high,
+                     "tolerance": check.tolerance, "pass": bool(check.passes(mean)), "reps": reps})
+    return rows
+
+
+def write_validation_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(path, buffer.getvalue().encode())
