@@ -15,7 +15,7 @@ $(VENV)/installed: pyproject.toml
 	@touch $@
 
 run: $(VENV)/installed
-	$(PYTHON) run.py compare scenarios/township.toml scenarios/flat.toml \
+	$(PYTHON) run.py compare scenarios/township.toml scenarios/longgang-2021.toml \
 		--seed $(SEED) --scale $(SCALE) --days $(DAYS) --out results/main
 
 test: $(VENV)/installed

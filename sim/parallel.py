@@ -6,6 +6,7 @@ the order in which runs finish.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -58,7 +59,9 @@ def run_jobs(jobs: list[Job], workers: int | None = None, executor: Executor | N
                 progress(i + 1, len(jobs))
         return results
     own = executor is None
-    pool = executor or ProcessPoolExecutor(max_workers=workers)
+    # forkserver: workers start clean (no forked threads), still cheap on Linux
+    pool = executor or ProcessPoolExecutor(max_workers=workers,
+                                           mp_context=multiprocessing.get_context("forkserver"))
     try:
         futures = [pool.submit(run_job, job) for job in jobs]
         results = []

@@ -43,6 +43,14 @@ CASES = {
                          ["requests.permit.lead_days", "one value per step"]),
     "missing_required": (TINY.replace('category = "upper"\n', ""), ["requests.task.category", "required"]),
     "broken_toml": (TINY + "\n[units.grid\n", ["not valid TOML"]),
+    "unknown_reform": (TINY + '\n[[reforms]]\nname = "teleport"\n', ["reforms[0].name", "unknown reform",
+                                                                   "platform"]),
+    "unknown_reform_param": (TINY + '\n[[reforms]]\nname = "platform"\nspeed = 3\n',
+                             ["reforms[0].speed", "unknown key", "misroute_share"]),
+    "bad_reform_value": (TINY + '\n[[reforms]]\nname = "staff_share"\nshare = -1\n',
+                         ["reforms[0].share", ">= 0"]),
+    "reform_unknown_unit": (TINY + '\n[[reforms]]\nname = "staff_share"\nshare = 0.5\nunits = ["nope"]\n',
+                            ["reforms[0].units[0]", "unknown unit", "centre"]),
     "missing_extends": ('extends = "nowhere.toml"\nname = "x"\n', ["extends", "nowhere.toml"]),
 }
 

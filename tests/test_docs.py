@@ -44,3 +44,11 @@ def test_readme_names_the_two_commands() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme and "make test" in readme
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_generated_reference_is_current() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "schema_doc.py"), "--check"])
+    assert result.returncode == 0, "run: python tools/schema_doc.py (scenarios/README.md is stale)"

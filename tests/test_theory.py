@@ -110,13 +110,13 @@ def test_mean_wait_matches_erlang_c(pool: ProcessPoolExecutor, tmp_path: Any, se
     results = replicate(pool, single_queue_replication, scenario, range(1, replications + 1))
     waits = np.array([r[0] for r in results])
     customers = sum(r[1] for r in results)
-    service = np.mean([r[2] for r in results])
+    mean_service = np.mean([r[2] for r in results])
     measured, se = mean_and_se(waits)
     error = measured / theory - 1.0
     print(f"\nM/M/{servers} rho={rho}: Wq simulated {measured:.4f} min vs Erlang C {theory:.4f} "
           f"(error {error:+.2%}, SE {se / theory:.2%}); {replications} replications x "
           f"{days - ERLANG_WARMUP_DAYS} days after {ERLANG_WARMUP_DAYS} warm-up days, "
-          f"{customers} customers; mean service {service:.3f} min")
+          f"{customers} customers; mean service {mean_service:.3f} min")
 
     assert se / theory <= SE_SHARE * ERLANG_TOLERANCE, "too few customers for a sharp check"
     assert abs(error) <= ERLANG_TOLERANCE, (

@@ -18,6 +18,7 @@ from sim.calendars import DAY
 from sim.model import GovernanceModel
 from sim.scenario import load_scenario
 from sim.schema import LEVELS
+from sim.structure import Structure
 
 # --------------------------------------------------------------------------------------------
 # Theory
@@ -75,6 +76,7 @@ UNIT = """
 level = "{level}"
 count = 1
 staff = {staff}
+hours_per_week = 168.0
 calendar = "always"
 knowledge = {knowledge}
 functions = ["f"]
@@ -113,7 +115,9 @@ def write_scenario(folder: Path, name: str, units: list[tuple[str, str, int, flo
     Args:
         folder: where the file goes (pytest's ``tmp_path``).
         name: scenario name (also the file name).
-        units: (unit name, level, staff, knowledge) per unit kind, one unit each, open 24/7.
+        units: (unit name, level, servers, knowledge) per unit kind, one unit each, open 24/7.
+            Staff is headcount; servers on duty = staff x hours_per_week / open hours, so a
+            24/7 unit whose staff work 168 hours a week has as many servers as staff (checked).
         arrivals_per_minute: Poisson arrival rate of the single request kind, city-wide.
         service_minutes: mean of its exponential service time, at every unit.
         complexity: mean of the exponential difficulty.
@@ -129,7 +133,13 @@ def write_scenario(folder: Path, name: str, units: list[tuple[str, str, int, flo
                            authority=authority)
     path = folder / f"{name}.toml"
     path.write_text(text, encoding="utf-8")
-    return load_scenario(path)
+    scenario = load_scenario(path)
+    servers = Structure.from_scenario(scenario).unit_servers.tolist()
+    wanted = [staff for _, _, staff, _ in units]
+    if servers != wanted:
+        raise AssertionError(f"scenario {name}: the model would run {servers} servers, "
+                             f"the test needs {wanted}")
+    return scenario
 
 
 # --------------------------------------------------------------------------------------------
