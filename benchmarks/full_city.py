@@ -41,7 +41,7 @@ def one_run(scenario: str, scale: float, days: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", nargs="?", default=str(ROOT / "scenarios" / "flat.toml"))
+    parser.add_argument("scenario", nargs="?", default=str(ROOT / "scenarios" / "longgang-2021.toml"))
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--repeat", type=int, default=1)

@@ -38,14 +38,17 @@ class QueueEngine:
     """Incremental event engine: add requests with their legs, advance to a time, read the log.
 
     Args:
-        staff: servers per unit instance.
+        servers: parallel servers per unit instance.
         calendars: working calendar per unit instance.
         review_calendar: calendar that counts review periods (``lead_days``) in working days.
+        service_factor: per unit, multiplies staff minutes into server minutes (see
+            ``Structure.unit_service_factor``); default 1.
     """
 
-    def __init__(self, staff: list[int], calendars: list[WeeklyCalendar],
-                 review_calendar: WeeklyCalendar) -> None:
-        self._free = [[0.0] * int(c) for c in staff]  # per unit: heap of server-free working times
+    def __init__(self, servers: list[int], calendars: list[WeeklyCalendar],
+                 review_calendar: WeeklyCalendar, service_factor: list[float] | None = None) -> None:
+        self._free = [[0.0] * int(c) for c in servers]  # per unit: heap of server-free working times
+        self._factor = np.asarray(service_factor if service_factor is not None else [1.0] * len(servers))
         self._calendars = calendars
         self._review = review_calendar
         self._heap: list[tuple[float, int, int]] = []
@@ -86,7 +89,7 @@ class QueueEngine:
             raise ValueError("every request needs at least one leg")
         first = np.concatenate(([0], np.cumsum(counts)[:-1])) + leg0
         self._unit += legs.unit.tolist()
-        self._service += legs.service.tolist()
+        self._service += (legs.service * self._factor[legs.unit]).tolist()
         self._lead += legs.lead_days.tolist()
         self._handoff += legs.handoff.tolist()
         self._req += (legs.request + req0).tolist()

@@ -32,7 +32,7 @@ class RunTables:
     leg_service: np.ndarray
     leg_trip: np.ndarray
     leg_bounce: np.ndarray
-    leg_busy: np.ndarray  # staff minutes spent on the leg inside the KPI window
+    leg_busy: np.ndarray  # server minutes spent on the leg inside the KPI window
     solved_unit: np.ndarray
     solved_level: np.ndarray  # index into LEVELS
 

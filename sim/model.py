@@ -41,7 +41,8 @@ class GovernanceModel(mesa.Model):
         self.demand = Demand(self.kinds, self.population, self.structure.calendars, demand_rng)
         self.planner = Planner(self.structure, self.kinds, scenario["handoff"], routing_rng)
         self.engine = QueueEngine(self.structure.unit_servers.tolist(), self.structure.unit_calendar,
-                                  self.structure.calendars["office"])
+                                  self.structure.calendars["office"],
+                                  self.structure.unit_service_factor.tolist())
         self._requests: list[NewRequests] = []
         self._legs: list[Legs] = []
         self.day = 0
@@ -63,9 +64,10 @@ class GovernanceModel(mesa.Model):
         """One day: agents create the day's requests (in bulk), routes are planned, service runs."""
         new = self.demand.day(self.day)
         legs = self.planner.plan(new.kind, new.location, new.segment)
+        offset = self.engine.n_requests
         self.engine.add(new.created, legs)
         self._requests.append(new)
-        self._legs.append(_shift(legs, sum(len(r) for r in self._requests[:-1])))
+        self._legs.append(_shift(legs, offset))
         self.day += 1
         self.engine.run_until(self.day * DAY)
         self.datacollector.collect(self)

@@ -75,18 +75,30 @@ class Structure:
         return np.repeat([k.staff for k in self.kinds], [k.count for k in self.kinds])
 
     @cached_property
-    def kind_servers(self) -> np.ndarray:
-        """Staff serving at once in each unit kind: headcount x contract hours / open hours.
+    def kind_on_duty(self) -> np.ndarray:
+        """Staff on duty on average in each unit kind: headcount x contract hours / open hours,
+        at most the headcount (assumed: shifts cover the calendar evenly).
 
         Why: a team open around the clock (168 h a week) with 40-hour contracts has about a
-        quarter of its people on duty at any time; an office open 40 h has all of them. At least
-        one, at most the headcount (assumed: shifts cover the calendar evenly).
+        quarter of its people on duty at any time; an office open 40 h has all of them.
         """
-        servers = []
-        for k in self.kinds:
-            open_hours = self.calendars[k.calendar].week_minutes / 60.0
-            servers.append(min(k.staff, max(1, round(k.staff * k.hours_per_week / open_hours))))
-        return np.array(servers)
+        hours_open = [self.calendars[k.calendar].week_minutes / 60 for k in self.kinds]
+        return np.array([min(k.staff, k.staff * k.hours_per_week / hours)
+                         for k, hours in zip(self.kinds, hours_open, strict=True)])
+
+    @cached_property
+    def kind_servers(self) -> np.ndarray:
+        """Whole servers: the on-duty figure rounded, at least one."""
+        return np.maximum(1, np.round(self.kind_on_duty)).astype(np.int64)
+
+    @cached_property
+    def unit_service_factor(self) -> np.ndarray:
+        """Servers / exact on-duty staff, per unit: service times are stretched (or shrunk) by it
+        so the staff minutes a unit can give match its contracted hours despite whole servers
+        (one grid worker on an 84-hour patrol calendar is 0.48 of a server: one server, service
+        x 2.1)."""
+        factor = self.kind_servers / self.kind_on_duty
+        return np.repeat(factor, [k.count for k in self.kinds])
 
     @cached_property
     def unit_servers(self) -> np.ndarray:
