@@ -11,7 +11,7 @@ SEED ?= 1
 $(VENV)/installed: pyproject.toml
 	@py=$$(tools/find-python) && "$$py" -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[dev]'
+	$(PYTHON) -m pip install --quiet -e '.[dev,ema]'
 	@touch $@
 
 run: $(VENV)/installed

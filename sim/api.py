@@ -74,3 +74,18 @@ def write_run(result: RunResult, out: str | Path) -> None:
     write_parquet(out / "requests.parquet", table)
     write_json(out / "kpis.json", result.kpis)
     write_json(out / "metadata.json", result.metadata)
+
+
+def evaluate(scenario: str | Path, seed: int | None = None, **overrides: Any) -> dict[str, float]:
+    """The model as a function: named parameters in, scalar KPIs out.
+
+    Overrides are scenario keys; since keyword names cannot hold dots, ``__`` stands for ``.``
+    (``handoff__delay_hours=2`` sets ``handoff.delay_hours``); ``scale`` and ``days`` are
+    shortcuts for ``simulation.scale`` and ``simulation.days``. Returns flattened KPIs
+    (``resolution_hours.personal.mean`` ...), so EMA Workbench, SALib or any sampler can drive it.
+    """
+    from sim.batch import flatten
+
+    settings = {k: overrides.pop(k) for k in ("scale", "days") if k in overrides}
+    dotted = {key.replace("__", "."): value for key, value in overrides.items()}
+    return flatten(run_scenario(scenario, seed=seed, overrides=dotted, **settings).kpis)

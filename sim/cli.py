@@ -6,6 +6,7 @@ Bad input of any kind ends in one line on stderr and exit status 2, never a trac
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -70,13 +71,46 @@ def build_parser() -> argparse.ArgumentParser:
     _common(attribute)
     attribute.add_argument("--workers", type=int, help="processes (default: cores)")
     attribute.add_argument("--out", default="results/attribute", help="output folder")
+
+    batch = sub.add_parser("batch", help="replications x sweep points x scenarios, in parallel, resumable",
+                           description="Run every scenario for every sweep point and replication on "
+                           "a local process pool (--workers) or a Dask cluster (--scheduler). Each "
+                           "finished run is written at once; --resume skips completed runs.")
+    batch.add_argument("scenarios", nargs="+", help="scenario TOML files")
+    batch.add_argument("--reps", type=int, default=5, help="replications per point (default 5)")
+    batch.add_argument("--sweep", help="sweep TOML file (see sim/sweep.py and the README)")
+    where = batch.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="local processes (default: cores; 1 = this process)")
+    where.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    batch.add_argument("--seed", type=int, default=1, help="batch seed (default 1)")
+    batch.add_argument("--scale", type=float, help="agent sample share (default: the scenario's)")
+    batch.add_argument("--days", type=int, help="days per run (default: the scenario's)")
+    batch.add_argument("--out", required=True, help="batch folder")
+    batch.add_argument("--resume", action="store_true", help="finish an interrupted batch in --out")
+    batch.add_argument("--keep-requests", action="store_true", help="also write each run's request log")
+    batch.add_argument("--independent-seeds", action="store_true",
+                       help="seed each scenario separately (default: common seeds across scenarios)")
+    batch.add_argument("--in-flight", type=int, help=argparse.SUPPRESS)
+
+    sens = sub.add_parser("sensitivity", help="Sobol indices of KPIs over a sweep's parameter ranges",
+                          description="First-order and total Sobol indices with bootstrap 95 %% CIs for "
+                          "the KPIs named in the sweep file's `outputs`, over the `range` of each "
+                          "parameter, for the sweep file's `scenario`.")
+    sens.add_argument("sweep", help="sweep TOML file with scenario, outputs and parameter ranges")
+    sens.add_argument("--n", type=int, default=64, help="base sample size, a power of two (default 64)")
+    sens.add_argument("--seed", type=int, default=1, help="model seed (common to all runs) and sampling seed")
+    sens.add_argument("--days", type=int, help="days per run (default: the scenario's)")
+    sens.add_argument("--scale", type=float, help="agent sample share (default: the scenario's)")
+    sens.add_argument("--workers", type=int, help="local processes (default: cores)")
+    sens.add_argument("--out", default="results/sensitivity", help="output folder")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        commands = {"run": _run, "compare": _compare, "validate": _validate, "attribute": _attribute}
+        commands = {"run": _run, "compare": _compare, "validate": _validate, "attribute": _attribute,
+                    "batch": _batch, "sensitivity": _sensitivity}
         return commands[args.command](args)
     except ScenarioError as exc:
         sys.stderr.write(exc.one_line() + "\n")
@@ -203,4 +237,88 @@ def _attribute(args: argparse.Namespace) -> int:
     path = out / f"{base['name']}-{target['name']}.csv"
     write_attribution_csv(path, rows)
     print(f"\nwrote {path}")
+    return 0
+
+
+def _check_sweep_points(sweep_path: str, scenarios: list[str], points: list[dict[str, Any]]) -> None:
+    """Every sweep value must make a valid scenario: report the sweep key, not a later crash."""
+    from sim.scenario import load_scenario
+
+    for scenario in scenarios:
+        for point in points:
+            for name, value in point.items():
+                try:
+                    load_scenario(scenario, {name: value})
+                except ScenarioError as exc:
+                    raise ScenarioError(sweep_path, f"parameters.{name}",
+                                        f"value {value!r} does not fit {scenario}: {exc.key}: {exc.message}"
+                                        ) from None
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from sim.batch import batch_identity, plan_batch, run_batch
+    from sim.parallel import executor_for
+    from sim.scenario import load_scenario
+    from sim.sweep import load_sweep
+
+    for option in ("reps", "workers", "in_flight"):
+        _positive(getattr(args, option), f"--{option.replace('_', '-')}")
+    settings = (("scale", args.scale), ("days", args.days))
+    overrides = {f"simulation.{k}": v for k, v in settings if v is not None}
+    for path in args.scenarios:
+        load_scenario(path, overrides)
+    points = load_sweep(args.sweep, args.seed).points if args.sweep else [{}]
+    if args.sweep:
+        _check_sweep_points(args.sweep, args.scenarios, points)
+    specs = plan_batch(args.scenarios, args.reps, points, args.seed, args.scale, args.days,
+                       args.keep_requests, common_seeds=not args.independent_seeds)
+    identity = batch_identity(args.scenarios, specs, points, args.reps, args.seed, args.scale, args.days,
+                              args.sweep, not args.independent_seeds)
+    out = Path(args.out)
+    in_flight = args.in_flight or 2 * (args.workers or os.cpu_count() or 1) + 2
+    with executor_for(args.workers, args.scheduler) as executor:
+        summary = run_batch(specs, out, executor, identity, resume=args.resume, in_flight=in_flight)
+    print(f"{summary['ok']}/{summary['total']} runs ok, {summary['failed']} failed "
+          f"({summary['skipped']} already done); wrote {out}/runs.parquet, summary.csv, metadata.json")
+    return 0 if summary["failed"] == 0 else 1
+
+
+def _sensitivity(args: argparse.Namespace) -> int:
+    from sim.parallel import executor_for
+    from sim.report import render_table
+    from sim.results import write_json
+    from sim.scenario import load_scenario
+    from sim.sensitivity import model_function, sobol_analysis, table_rows
+    from sim.sweep import load_sweep
+
+    _positive(args.n, "--n")
+    if args.n & (args.n - 1):
+        raise ScenarioError("command line", "--n", f"must be a power of two (got {args.n})")
+    sweep = load_sweep(args.sweep, args.seed, sensitivity=True)
+    if not sweep.scenario or not sweep.outputs:
+        raise ScenarioError(args.sweep, "scenario" if not sweep.scenario else "outputs",
+                            "is required for the sensitivity command")
+    load_scenario(sweep.scenario)
+    _check_sweep_points(args.sweep, [sweep.scenario], sweep.points)
+    names = sweep.names
+    integer = [sweep.integer[n] for n in names]
+    out = _check_out(args.out)
+    with executor_for(args.workers) as executor:
+        func = model_function(sweep.scenario, names, integer, sweep.outputs, args.seed, executor,
+                              args.days, args.scale, _progress)
+        result = sobol_analysis(func, [sweep.ranges[n] for n in names], args.n, seed=args.seed)
+    rows = table_rows(result, names, sweep.outputs)
+    table = [(f"{r['output']} / {r['parameter']}",
+              [r["first_order"], f"[{r['first_low']:.3f}, {r['first_high']:.3f}]",
+               r["total_order"], f"[{r['total_low']:.3f}, {r['total_high']:.3f}]"]) for r in rows]
+    print(render_table(["output / parameter", "S1", "S1 95 % CI", "ST", "ST 95 % CI"], table))
+    import pandas as pd
+
+    from sim.results import atomic_write_bytes
+
+    atomic_write_bytes(out / "sobol.csv", pd.DataFrame(rows).to_csv(index=False).encode())
+    write_json(out / "metadata.json", {"sweep": args.sweep, "scenario": sweep.scenario, "n": args.n,
+                                       "seed": args.seed, "runs": args.n * (len(names) + 2),
+                                       "outputs": sweep.outputs, "parameters": names})
+    print(f"\nwrote {out}/sobol.csv")
     return 0

@@ -1,17 +1,62 @@
-"""Run many simulations on a pool of processes; results come back in job order.
+"""Executors: one ``concurrent.futures`` interface for in-process, local-pool and Dask runs.
 
-Each job carries its own seed, so the results do not depend on the number of workers or on
-the order in which runs finish.
+Every job carries its own seed, so results never depend on which executor ran them, how many
+workers it had or the order runs finished in.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+
+class InlineExecutor(Executor):
+    """Runs each call at submit time in this process (one worker, no pickling, easy debugging)."""
+
+    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            future.set_exception(exc)
+        return future
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def executor_for(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor]:
+    """The executor for a batch: a Dask cluster (``scheduler`` address), a local process pool
+    (``workers`` > 1; default: one per core) or this process (``workers`` = 1)."""
+    if scheduler:
+        from distributed import Client
+
+        client = Client(scheduler)
+        try:
+            yield client.get_executor()
+        finally:
+            client.close()
+        return
+    workers = default_workers() if workers is None else workers
+    if workers <= 1:
+        yield InlineExecutor()
+        return
+    # forkserver: workers start clean (no threads inherited through fork), still cheap on Linux
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -26,50 +71,28 @@ class Job:
 
 def run_job(job: Job) -> dict[str, Any]:
     """Run one job and return its KPIs (module-level so worker processes can import it)."""
+    import copy
+
     from sim.api import run_scenario
 
-    scenario = job.scenario
-    if isinstance(scenario, dict):
-        import copy
-
-        scenario = copy.deepcopy(scenario)
+    scenario = copy.deepcopy(job.scenario) if isinstance(job.scenario, dict) else job.scenario
     return run_scenario(scenario, seed=job.seed, scale=job.scale, days=job.days).kpis
 
 
-def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
-
-
 def run_jobs(jobs: list[Job], workers: int | None = None, executor: Executor | None = None,
-             progress: Any = None) -> list[dict[str, Any]]:
-    """KPIs of every job, in job order.
+             progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    """KPIs of every job, in job order (used by validate and attribute; batches use sim.batch)."""
+    if executor is not None:
+        return _collect(executor, jobs, progress)
+    with executor_for(workers if len(jobs) > 1 else 1) as pool:
+        return _collect(pool, jobs, progress)
 
-    Args:
-        jobs: the runs.
-        workers: processes (default: cores); 1 runs in this process.
-        executor: any ``concurrent.futures``-style executor to use instead of a local pool.
-        progress: optional callable(done, total) called as runs finish.
-    """
-    workers = default_workers() if workers is None else workers
-    if executor is None and (workers <= 1 or len(jobs) <= 1):
-        results = []
-        for i, job in enumerate(jobs):
-            results.append(run_job(job))
-            if progress:
-                progress(i + 1, len(jobs))
-        return results
-    own = executor is None
-    # forkserver: workers start clean (no forked threads), still cheap on Linux
-    pool = executor or ProcessPoolExecutor(max_workers=workers,
-                                           mp_context=multiprocessing.get_context("forkserver"))
-    try:
-        futures = [pool.submit(run_job, job) for job in jobs]
-        results = []
-        for i, future in enumerate(futures):
-            results.append(future.result())
-            if progress:
-                progress(i + 1, len(jobs))
-        return results
-    finally:
-        if own:
-            pool.shutdown(cancel_futures=True)
+
+def _collect(executor: Executor, jobs: list[Job], progress: Callable[[int, int], None] | None) -> list:
+    futures = [executor.submit(run_job, job) for job in jobs]
+    results = []
+    for i, future in enumerate(futures):
+        results.append(future.result())
+        if progress:
+            progress(i + 1, len(jobs))
+    return results

@@ -81,7 +81,7 @@ def units_at(scenario: Scenario, level: str) -> list[str]:
 def new_unit(scenario: Scenario, name: str, ctx: Context, **config: Any) -> None:
     """Add a unit kind with defaults filled (as if it had been written in the file)."""
     if name in scenario["units"]:
-        raise ctx.error("name", f"a unit kind called {name!r} exists already; choose another name")
+        raise ctx.error("unit_name", f"a unit kind called {name!r} exists already; choose another name")
     scenario["units"][name] = check_table(config, UNIT, ctx.path, f"{ctx.key}.{name}")
 
 
@@ -184,13 +184,13 @@ def remove_township_layer(s: Scenario, p: dict[str, Any], ctx: Context) -> Scena
                              "functions)"),
         staff_from_departments=_number(0.0, maximum=1.0,
                                        help="share of department-level staff posted to districts"),
-        name=Field("str", "district", help="unit kind name"))
+        unit_name=Field("str", "district", help="name of the new unit kind"))
 def districts(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
     functions = p["functions"] or category_functions(s, ("personal", "dispute", "incident"))
     for name in units_at(s, "department"):
         unit = s["units"][name]
         unit["staff"] = max(1, round(unit["staff"] * (1 - p["staff_from_departments"])))
-    new_unit(s, p["name"], ctx, level="district", count=p["count"], staff=p["staff"],
+    new_unit(s, p["unit_name"], ctx, level="district", count=p["count"], staff=p["staff"],
              knowledge=p["knowledge"], functions=functions)
     add_authority(s, functions, "district")
     return s
@@ -203,13 +203,13 @@ def districts(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
         knowledge=_number(1.5, help="what a unit decides"),
         functions=_functions("functions handled (default: dispute, incident and enforcement)"),
         calendar=Field("str", "always", help="working calendar (M7: a patrol team within 15 minutes)"),
-        name=Field("str", "governance_unit", help="unit kind name"))
+        unit_name=Field("str", "governance_unit", help="name of the new unit kind"))
 def governance_units(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
     functions = p["functions"] or category_functions(s, ("dispute", "incident", "enforcement"))
     if p["calendar"] not in s["calendars"]:
         raise ctx.error("calendar", f"unknown calendar {p['calendar']!r}; allowed: "
                         + ", ".join(s["calendars"]))
-    new_unit(s, p["name"], ctx, level="district", count=p["count"], staff=p["staff"],
+    new_unit(s, p["unit_name"], ctx, level="district", count=p["count"], staff=p["staff"],
              knowledge=p["knowledge"], functions=functions, calendar=p["calendar"])
     add_authority(s, functions, "district")
     return s
@@ -297,11 +297,11 @@ def modules(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
         review_overlap=_number(0.5, maximum=1.0,
                                help="share of sequential review time removed by joint review"),
         functions=_functions("approval functions merged (default: every step of firm matters)"),
-        name=Field("str", "approval_bureau", help="unit kind name"))
+        unit_name=Field("str", "approval_bureau", help="name of the new unit kind"))
 def one_seal(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
     functions = p["functions"] or category_functions(s, ("firm",), steps_only=True)
     take_functions(s, functions, "department")
-    new_unit(s, p["name"], ctx, level="department", staff=p["staff"], knowledge=p["knowledge"],
+    new_unit(s, p["unit_name"], ctx, level="department", staff=p["staff"], knowledge=p["knowledge"],
              functions=functions, joint_review=True, review_overlap=p["review_overlap"])
     return s
 
@@ -313,14 +313,14 @@ def one_seal(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
         calendar=Field("str", "always", help="working calendar of the team"),
         dispatch_minutes=_number(6.0, help="respond + accept + dispatch (M4: 1 + 2 + 3 minutes)"),
         functions=_functions("enforcement functions merged (default: all enforcement functions)"),
-        name=Field("str", "enforcement_team", help="unit kind name"))
+        unit_name=Field("str", "enforcement_team", help="name of the new unit kind"))
 def one_team(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
     functions = p["functions"] or category_functions(s, ("enforcement",))
     if p["calendar"] not in s["calendars"]:
         raise ctx.error("calendar", f"unknown calendar {p['calendar']!r}; allowed: "
                         + ", ".join(s["calendars"]))
     take_functions(s, functions, "department")
-    new_unit(s, p["name"], ctx, level="department", staff=p["staff"], knowledge=p["knowledge"],
+    new_unit(s, p["unit_name"], ctx, level="department", staff=p["staff"], knowledge=p["knowledge"],
              functions=functions, calendar=p["calendar"])
     s["handoff"]["dispatch_hours"] = p["dispatch_minutes"] / 60.0
     s["handoff"]["dispatch_cv"] = 0.0  # a fixed response chain
@@ -345,7 +345,7 @@ def platform(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
         count=_int(1, help="number of organisations (staff is per organisation)"),
         knowledge=_number(1.0, help="what the organisations settle; the rest goes back to government"),
         cost_per_staff=_number(100_000.0, help="yearly purchase cost per staff-equivalent (CNY)"),
-        name=Field("str", "social_organisations", help="unit kind name"))
+        unit_name=Field("str", "social_organisations", help="name of the new unit kind"))
 def social_transfer(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
     functions: list[str] = []
     for kind_name, share in p["kinds"].items():
@@ -360,7 +360,7 @@ def social_transfer(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
         s["requests"][f"{kind_name}_social"] = moved
         functions += [f for f in list(kind["steps"] or []) + list(kind["function_shares"] or {})
                       if f not in functions]
-    new_unit(s, p["name"], ctx, level="social", count=p["count"], staff=p["staff"],
+    new_unit(s, p["unit_name"], ctx, level="social", count=p["count"], staff=p["staff"],
              knowledge=p["knowledge"], functions=functions, cost_per_staff=p["cost_per_staff"])
     return s
 

@@ -73,18 +73,57 @@ def read_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], path: str) -> dict[str, Any]:
-    """Set dotted keys (``simulation.scale``) on a raw scenario, e.g. from the command line."""
+    """Set dotted keys on a raw scenario, e.g. from the command line or a sweep.
+
+    A key is a dotted path: ``simulation.scale``, ``units.township_office.staff``. A reform's
+    parameter is addressed by position or by name (the first reform of that name):
+    ``reforms[3].staff`` or ``reforms.one_seal.staff``.
+    """
     out = copy.deepcopy(raw)
     for dotted, value in overrides.items():
-        node = out
-        parts = dotted.split(".")
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ScenarioError(path, dotted, f"'{part}' is not a table")
-            node = child
-        node[parts[-1]] = value
+        node: Any = out
+        parts = _split_key(dotted)
+        for _i, part in enumerate(parts[:-1]):
+            node = _child(node, part, dotted, path, create=True)
+        last = parts[-1]
+        if isinstance(node, list) or not isinstance(node, dict):
+            raise ScenarioError(path, dotted, f"'{last}' cannot be set here")
+        node[last] = value
     return out
+
+
+def _split_key(dotted: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for piece in dotted.split("."):
+        name, _, rest = piece.partition("[")
+        if name:
+            parts.append(name)
+        while rest:
+            index, _, rest = rest.partition("]")
+            parts.append(int(index) if index.isdigit() else index)
+            rest = rest.lstrip("[")
+    return parts
+
+
+def _child(node: Any, part: str | int, dotted: str, path: str, create: bool) -> Any:
+    if isinstance(node, list):
+        if isinstance(part, int):
+            if part >= len(node):
+                raise ScenarioError(path, dotted, f"index {part} is out of range (the list has {len(node)})")
+            return node[part]
+        named = [item for item in node if isinstance(item, dict) and item.get("name") == part]
+        if not named:
+            names = [item.get("name") for item in node if isinstance(item, dict)]
+            raise ScenarioError(path, dotted, f"no reform named '{part}'; allowed: "
+                                + ", ".join(map(str, names)))
+        return named[0]
+    if not isinstance(node, dict):
+        raise ScenarioError(path, dotted, f"'{part}' is inside a value that is not a table")
+    if part not in node:
+        if not create:
+            raise ScenarioError(path, dotted, f"no key '{part}'")
+        node[part] = {}
+    return node[part]
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -57,6 +57,10 @@ def _allowed(spec: Field) -> str:
 
 
 def _check_scalar(value: Any, spec: Field, kind: str, path: str, key: str) -> Any:
+    if kind == "any":
+        if not isinstance(value, str | bool | int | float):
+            raise ScenarioError(path, key, f"must be a number, string or true/false (got {value!r})")
+        return value
     if kind == "bool":
         if not isinstance(value, bool):
             raise ScenarioError(path, key, f"must be true or false (got {value!r})")
