@@ -136,8 +136,11 @@ class BatchFolder:
 
 
 def run_batch(specs: list[RunSpec], out: str | Path, executor: Executor, identity: dict[str, Any],
-              resume: bool = False, in_flight: int = 8, progress: bool = True) -> dict[str, Any]:
-    """Run every spec not yet completed, writing results as they come; return a short summary."""
+              resume: bool = False, in_flight: int = 8, progress: bool = True,
+              on_result: Any = None) -> dict[str, Any]:
+    """Run every spec not yet completed, writing results as they come; return a short summary.
+
+    ``on_result(record)`` is called after each run is saved (e.g. to sample memory)."""
     folder = BatchFolder(out)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     _check_folder(folder, identity, resume)
@@ -149,7 +152,7 @@ def run_batch(specs: list[RunSpec], out: str | Path, executor: Executor, identit
     failures = 0
     status = "complete"
     try:
-        failures = _drive(todo, executor, folder, bar, in_flight)
+        failures = _drive(todo, executor, folder, bar, in_flight, on_result)
     except KeyboardInterrupt:
         status = "interrupted"
         raise
@@ -165,7 +168,8 @@ def run_batch(specs: list[RunSpec], out: str | Path, executor: Executor, identit
             "failed_now": failures, **tables}
 
 
-def _drive(todo: list[RunSpec], executor: Executor, folder: BatchFolder, bar: Any, in_flight: int) -> int:
+def _drive(todo: list[RunSpec], executor: Executor, folder: BatchFolder, bar: Any, in_flight: int,
+           on_result: Any = None) -> int:
     """Submit at most ``in_flight`` runs at a time; save each as it finishes."""
     queue = list(reversed(todo))
     pending: dict[Future, RunSpec] = {}
@@ -188,6 +192,8 @@ def _drive(todo: list[RunSpec], executor: Executor, folder: BatchFolder, bar: An
                 failures += record["status"] != "ok"
                 bar.update(1)
                 bar.set_postfix(failed=failures)
+                if on_result is not None:
+                    on_result(record)
     except BaseException:
         for future in pending:
             future.cancel()

@@ -67,7 +67,10 @@ class WeeklyCalendar:
         """Calendar minute at which work resumes at working minute ``w`` (next opening if closed)."""
         if self.always_open:
             return w
-        return self._locate(w, math.floor(w / self.day_minutes))
+        index = math.floor(w / self.day_minutes)
+        if (index + 1) * self.day_minutes - w < 1e-7:  # a hair before closing is closing: next opening
+            index += 1
+        return self._locate(w, index)
 
     def end_time(self, w: float) -> float:
         """Earliest calendar minute at which ``w`` working minutes have elapsed (closing if exact)."""

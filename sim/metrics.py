@@ -78,11 +78,16 @@ def _window(model: Any) -> tuple[float, float]:
     return float(warmup), model.day * DAY
 
 
+QUANTILES = (10, 25, 50, 75, 90)
+
+
 def _stats(hours: np.ndarray) -> dict[str, float | int | None]:
+    """n, mean and the 10/25/50/75/90th percentiles (enough to draw a box plot per run)."""
     if len(hours) == 0:
-        return {"n": 0, "mean": None, "p50": None, "p90": None}
-    return {"n": len(hours), "mean": float(hours.mean()), "p50": float(np.percentile(hours, 50)),
-            "p90": float(np.percentile(hours, 90))}
+        return {"n": 0, "mean": None, **{f"p{q}": None for q in QUANTILES}}
+    values = np.percentile(hours, QUANTILES)
+    return {"n": len(hours), "mean": float(hours.mean()),
+            **{f"p{q}": float(v) for q, v in zip(QUANTILES, values, strict=True)}}
 
 
 def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
@@ -104,6 +109,10 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
                                      for k in model.kinds},
         "cohort_resolution_days_by_kind": _cohort_days(model, t, lo, hi),
         "share_resolved_by_level": _level_shares(t.solved_level[done]),
+        "flow_entry_to_solved": _flows(model, t, done),
+        "bounces_by_level": _bounces_by_level(model, t, in_window),
+        "units": {k.name: {"level": k.level, "count": k.count, "staff": k.staff}
+                  for k in model.structure.kinds},
         "handoffs_per_request": _mean(t.leg_count[done] - 1),
         "bounces_per_request": _mean(np.add.reduceat(t.leg_bounce, t.leg_first)[done]
                                      if len(t.leg_first) else np.zeros(0)),
@@ -146,6 +155,32 @@ def _staff_handling(model: Any, categories: tuple[str, ...], steps_only: bool) -
         if kind.level == "department" and set(cfg["functions"]) & functions:
             total += kind.staff * kind.count
     return total
+
+
+def _entry_level(model: Any, t: RunTables) -> np.ndarray:
+    """Level of each request's first visit that was not a misrouted bounce."""
+    index = np.arange(len(t.leg_unit))
+    candidate = np.where(~t.leg_bounce, index, len(index))
+    if not len(t.leg_first):
+        return np.zeros(0, dtype=np.int64)
+    first_real = np.minimum.reduceat(candidate, t.leg_first)
+    return model.structure.unit_level[t.leg_unit[np.minimum(first_real, len(index) - 1)]].astype(np.int64)
+
+
+def _flows(model: Any, t: RunTables, done: np.ndarray) -> dict[str, int]:
+    """Resolved requests by (level entered, level solved): 'community>department': 1234."""
+    entry = _entry_level(model, t)[done]
+    solved = t.solved_level[done].astype(np.int64)
+    pairs = np.bincount(entry * len(LEVELS) + solved, minlength=len(LEVELS) ** 2)
+    return {f"{LEVELS[i // len(LEVELS)]}>{LEVELS[i % len(LEVELS)]}": int(c) for i, c in enumerate(pairs) if c}
+
+
+def _bounces_by_level(model: Any, t: RunTables, in_window: np.ndarray) -> dict[str, int]:
+    """Misrouted visits (sent back) by the level of the wrong unit."""
+    legs_in = np.repeat(in_window, t.leg_count) & t.leg_bounce
+    levels = model.structure.unit_level[t.leg_unit[legs_in]].astype(np.int64)
+    counts = np.bincount(levels, minlength=len(LEVELS))
+    return {LEVELS[i]: int(c) for i, c in enumerate(counts) if c}
 
 
 def _cohort_days(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, dict[str, float | None]]:
