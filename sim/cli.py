@@ -40,13 +40,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="scenario TOML file")
     _common(run)
     run.add_argument("--out", help="output folder (default: results/<scenario name>)")
-    compare = sub.add_parser("compare", help="simulate several scenarios, print KPIs side by side",
-                             description="Simulate scenarios with the same seed, scale and days and "
-                             "print their KPIs side by side; with --out, write each run's files "
-                             "and comparison.csv.")
+    compare = sub.add_parser("compare", help="run scenarios side by side; KPI table, figures, HTML report",
+                             description="Run the scenarios through the batch machinery (same seeds "
+                             "for replication r of every scenario), print the KPIs side by side with "
+                             "95 %% CIs, and write figures (PNG, SVG) and report.html into --out.")
     compare.add_argument("scenarios", nargs="+", help="scenario TOML files")
-    _common(compare)
-    compare.add_argument("--out", help="output folder (one subfolder per scenario)")
+    compare.add_argument("--reps", type=int, default=3, help="replications per scenario (default 3)")
+    compare.add_argument("--seed", type=int, default=1, help="batch seed (default 1)")
+    compare.add_argument("--scale", type=float, default=0.01,
+                         help="agent sample share (demand is always full-size; default 0.01)")
+    compare.add_argument("--days", type=int, help="days to simulate (default: the scenarios')")
+    compare.add_argument("--workers", type=int, help="processes (default: cores)")
+    compare.add_argument("--out", default="results/compare", help="output folder (default results/compare)")
+    compare.add_argument("--resume", action="store_true", help="reuse finished runs in --out")
+
+    plot = sub.add_parser("plot", help="re-render figures and report.html from a saved batch",
+                          description="Re-render every figure and report.html from a batch folder "
+                          "(written by compare or batch) without running anything.")
+    plot.add_argument("folder", help="batch folder")
 
     validate = sub.add_parser("validate", help="run the presets with replications, compare with FACTS",
                               description="Run township, staff-cut-only, longgang-2019 and "
@@ -110,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         commands = {"run": _run, "compare": _compare, "validate": _validate, "attribute": _attribute,
-                    "batch": _batch, "sensitivity": _sensitivity}
+                    "batch": _batch, "sensitivity": _sensitivity, "plot": _plot}
         return commands[args.command](args)
     except ScenarioError as exc:
         sys.stderr.write(exc.one_line() + "\n")
@@ -149,28 +160,56 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from sim.api import run_scenario, write_run
-    from sim.report import kpi_rows, render_table, write_comparison_csv
+    from sim.batch import batch_identity, plan_batch, run_batch
+    from sim.parallel import executor_for
     from sim.scenario import load_scenario
 
+    _positive(args.reps, "--reps")
+    _positive(args.workers, "--workers")
+    settings = {"simulation.scale": args.scale, **({"simulation.days": args.days} if args.days else {})}
     for path in args.scenarios:  # validate all before running any
-        load_scenario(path)
-    out = _check_out(args.out) if args.out else None
-    results = []
-    for path in args.scenarios:
-        result = run_scenario(path, **_settings(args))
-        results.append(result)
-        if out is not None:
-            write_run(result, out / result.metadata["scenario"])
-        print(f"ran {result.metadata['scenario']} in {result.metadata['wall_seconds']:.1f} s",
-              file=sys.stderr)
-    names = [r.metadata["scenario"] for r in results]
-    rows = kpi_rows([r.kpis for r in results])
-    print(render_table(["KPI", *names], rows))
-    if out is not None:
-        write_comparison_csv(out / "comparison.csv", names, rows)
-        print(f"\nwrote {out}/comparison.csv and one folder per scenario")
+        load_scenario(path, settings)
+    specs = plan_batch(args.scenarios, args.reps, [{}], args.seed, args.scale, args.days)
+    identity = batch_identity(args.scenarios, specs, [{}], args.reps, args.seed, args.scale, args.days,
+                              None, True)
+    out = Path(args.out)
+    with executor_for(args.workers) as executor:
+        summary = run_batch(specs, out, executor, identity, resume=args.resume,
+                            in_flight=2 * (args.workers or os.cpu_count() or 1) + 2)
+    if summary["failed"]:
+        sys.stderr.write(f"warning: {summary['failed']} runs failed; see {out}/runs.parquet\n")
+    return _render(out, print_table=True)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    return _render(Path(args.folder), print_table=False)
+
+
+def _render(folder: Path, print_table: bool) -> int:
+    from sim.htmlreport import KPI_ROWS, build_report, kpi_table
+    from sim.plotdata import BatchData
+    from sim.plots import render_all
+    from sim.report import render_table
+
+    data = BatchData.load(folder)
+    if print_table:
+        formats = {label: fmt for label, fmt, _ in KPI_ROWS}
+        rows = [(label, [_cell(formats[label], c) for c in cells]) for label, cells in kpi_table(data)]
+        print(render_table(["KPI (mean [95 % CI])", *data.scenarios], rows))
+    figures = render_all(data, folder / "figures")
+    report = build_report(data, figures, folder)
+    print(f"\nfigures: {folder}/figures/ (PNG and SVG)\nreport:  {report.resolve()}")
     return 0
+
+
+def _cell(fmt: str, cell: tuple[float, float, float] | None) -> str:
+    import math
+
+    if cell is None:
+        return "-"
+    mean, low, high = cell
+    text = fmt.format(mean)
+    return text if math.isnan(low) or high <= low else f"{text} [{fmt.format(low)}, {fmt.format(high)}]"
 
 
 def _progress(done: int, total: int) -> None:
