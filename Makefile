@@ -2,9 +2,10 @@
 # Both create .venv with Python >= 3.12 and install the package with its dev extras first.
 VENV := .venv
 PYTHON := $(VENV)/bin/python
-SCALE ?= 0.05
+SCALE ?= 0.01
 DAYS ?= 365
 SEED ?= 1
+REPS ?= 3
 
 .PHONY: run test lint bench clean
 
@@ -15,10 +16,13 @@ $(VENV)/installed: pyproject.toml
 	@touch $@
 
 run: $(VENV)/installed
-	$(PYTHON) run.py compare scenarios/township.toml scenarios/longgang-2021.toml \
-		--seed $(SEED) --scale $(SCALE) --days $(DAYS) --out results/main
+	rm -rf results/main
+	$(PYTHON) run.py compare scenarios/township.toml scenarios/longgang-2019.toml \
+		scenarios/longgang-2021.toml scenarios/staff-cut-only.toml \
+		--reps $(REPS) --seed $(SEED) --scale $(SCALE) --days $(DAYS) --out results/main
 
 test: $(VENV)/installed
+	@tools/ensure-chromium
 	$(PYTHON) -m pytest -q
 
 lint: $(VENV)/installed
@@ -28,4 +32,4 @@ bench: $(VENV)/installed
 	$(PYTHON) benchmarks/full_city.py
 
 clean:
-	rm -rf $(VENV) results/main
+	rm -rf $(VENV) results/main results/compare

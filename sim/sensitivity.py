@@ -27,6 +27,15 @@ def sobol_analysis(func: Callable[[np.ndarray], np.ndarray], ranges: list[tuple[
         ranges: (low, high) of each uniform parameter.
         n: base sample size (a power of two); the model is evaluated n * (d + 2) times.
     """
+    if len(ranges) == 1:  # scipy squeezes a single parameter's indices to scalars: add an inert one
+        inner = func
+        ranges = [*ranges, (0.0, 1.0)]
+
+        def func(x: np.ndarray) -> np.ndarray:
+            return inner(x[:1])
+
+        full = sobol_analysis(func, ranges, n, seed, confidence_level, n_resamples)
+        return {key: value[:, :1] for key, value in full.items()}
     dists = [stats.uniform(loc=low, scale=high - low) for low, high in ranges]
     result = stats.sobol_indices(func=func, n=n, dists=dists, rng=np.random.default_rng(seed))
     boot = result.bootstrap(confidence_level=confidence_level, n_resamples=n_resamples)
