@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.collections import PolyCollection  # noqa: F401 - documents what bxp draws
 from matplotlib.lines import Line2D
 from matplotlib.patches import PathPatch, Rectangle
 
@@ -29,8 +28,8 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "lean.toml").write_text('extends = "tiny.toml"\nname = "lean"\n[[reforms]]\nname = "platform"\n'
                                     '[[reforms]]\nname = "staff_share"\nshare = 0.5\n')
     out = root / "out"
-    result = run_cli("compare", str(root / "tiny.toml"), str(root / "lean.toml"), "--reps", "2", "--days", "12",
-                     "--scale", "1", "--workers", "2", "--out", str(out))
+    result = run_cli("compare", str(root / "tiny.toml"), str(root / "lean.toml"), "--reps", "2",
+                     "--days", "12", "--scale", "1", "--workers", "2", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "report:" in result.stdout
     # attribution and sensitivity results in the folder feed figures 6 and 7
@@ -83,7 +82,8 @@ def test_backlog_lines_are_the_replication_means(batch: Path, data: BatchData) -
         line = next(a for a in fig.axes[0].lines if a.get_gid() == scenario)
         runs = _runs(batch)
         ids = runs[runs["scenario"] == scenario]["run_id"]
-        series = [json.loads((batch / "runs" / f"{i}.json").read_text())["kpis"]["backlog_by_day"] for i in ids]
+        series = [json.loads((batch / "runs" / f"{i}.json").read_text())["kpis"]["backlog_by_day"]
+                  for i in ids]
         assert np.allclose(line.get_ydata(), np.mean(series, axis=0))
 
 
