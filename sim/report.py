@@ -1,13 +1,8 @@
-"""KPI tables for the terminal and CSV: the same rows for one run or several side by side."""
+"""KPI tables for the terminal: the same rows for one run or several side by side."""
 
 from __future__ import annotations
 
-import csv
-import io
-from pathlib import Path
 from typing import Any
-
-from sim.results import atomic_write_bytes
 
 Row = tuple[str, list[Any]]
 
@@ -73,12 +68,3 @@ def render_table(header: list[str], rows: list[Row]) -> str:
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-def write_comparison_csv(path: Path, names: list[str], rows: list[Row]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["kpi", *names])
-    for label, values in rows:
-        writer.writerow([label, *("" if v is None else v for v in values)])
-    atomic_write_bytes(path, buffer.getvalue().encode())
