@@ -11,6 +11,7 @@ from sim.agents import Firm, GovernmentUnit, GridWorker, Resident, UpperDivision
 from sim.calendars import DAY
 from sim.demand import Demand, NewRequests, Population
 from sim.engine import QueueEngine
+from sim.fastengine import CompiledEngine
 from sim.planner import Legs, Planner
 from sim.requests import compile_catalogue
 from sim.structure import Structure
@@ -40,9 +41,10 @@ class GovernanceModel(mesa.Model):
         self._create_agents()
         self.demand = Demand(self.kinds, self.population, self.structure.calendars, demand_rng)
         self.planner = Planner(self.structure, self.kinds, scenario["handoff"], routing_rng)
-        self.engine = QueueEngine(self.structure.unit_servers.tolist(), self.structure.unit_calendar,
-                                  self.structure.calendars["office"],
-                                  self.structure.unit_service_factor.tolist())
+        engine_class = QueueEngine if scenario["simulation"]["engine"] == "reference" else CompiledEngine
+        self.engine = engine_class(self.structure.unit_servers.tolist(), self.structure.unit_calendar,
+                                   self.structure.calendars["office"],
+                                   self.structure.unit_service_factor.tolist())
         self._requests: list[NewRequests] = []
         self._legs: list[Legs] = []
         self.day = 0

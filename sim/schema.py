@@ -220,6 +220,8 @@ SCENARIO = {
         "scale": Field("number", 1.0, minimum=0, maximum=1, exclusive_minimum=True,
                        help="share of residents and firms instantiated as agents"),
         "seed": Field("int", 1, minimum=0, help="random seed"),
+        "engine": Field("str", "compiled", choices=("compiled", "reference"),
+                        help="queueing core: compiled (Numba) or the reference Python loop; same results"),
         "warmup_days": Field("int", 0, minimum=0, help="days excluded from KPIs (capped at run/4)"),
     }),
     "handoff": Field("table", {}, schema={
