@@ -296,7 +296,8 @@ class CompiledEngine:
         self.now = max(self.now, t_end)
 
     def resolved_by(self, t: float) -> int:
-        self._resolved_counted += _count_resolved(float(t), self._res_t, self._res_s, self._res_l, self._state)
+        popped = _count_resolved(float(t), self._res_t, self._res_s, self._res_l, self._state)
+        self._resolved_counted += popped
         return self._resolved_counted
 
     def log(self) -> EngineLog:
