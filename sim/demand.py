@@ -111,17 +111,25 @@ class Demand:
 
     def day(self, day: int) -> NewRequests:
         """The requests created on day ``day`` (0-based), sorted by creation time."""
-        parts = [self._kind_day(kind, day) for kind in self.kinds]
+        return self.days(day, day + 1)
+
+    def days(self, first: int, end: int) -> NewRequests:
+        """The requests created on days ``first`` .. ``end - 1``, sorted by creation time.
+
+        One Poisson draw per kind and day, all days of a kind at once (NumPy over the days)."""
+        parts = [self._kind_days(kind, first, end) for kind in self.kinds]
         merged = [np.concatenate(c) for c in zip(*parts, strict=True)]
         order = np.argsort(merged[4], kind="stable")
         return NewRequests(*(c[order] for c in merged))
 
-    def _kind_day(self, kind: RequestKind, day: int) -> tuple[np.ndarray, ...]:
-        mean = self.expected_per_day(kind, day)
+    def _kind_days(self, kind: RequestKind, first: int, end: int) -> tuple[np.ndarray, ...]:
         rows = self._origin_rows(kind)
-        n = int(self.rng.poisson(mean)) if mean > 0 and len(rows) else 0
+        day_index = np.arange(first, end)
+        mean = np.array([self.expected_per_day(kind, d) for d in day_index])
+        counts = self.rng.poisson(mean) if len(rows) and mean.any() else np.zeros(len(day_index), dtype=int)
+        n = int(counts.sum())
         cal = self.calendars[kind.arrival_calendar]
-        created = day * DAY + cal.open + cal.day_minutes * self.rng.random(n)
+        created = np.repeat(day_index, counts) * DAY + cal.open + cal.day_minutes * self.rng.random(n)
         agent = rows[self.rng.integers(len(rows), size=n)] if n else np.zeros(0, dtype=np.int64)
         location = self.population.location[kind.origin][agent]
         segment = self._segment_codes(kind, agent)
