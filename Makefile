@@ -29,7 +29,12 @@ lint: $(VENV)/installed
 	$(PYTHON) -m ruff check sim tests benchmarks run.py
 
 bench: $(VENV)/installed
+	$(PYTHON) -m pip install --quiet -e '.[bench]'
 	$(PYTHON) benchmarks/full_city.py
+	$(PYTHON) benchmarks/scaling.py
+	$(PYTHON) benchmarks/naive_mesa.py
+	$(PYTHON) benchmarks/ciw_compare.py
+	$(PYTHON) benchmarks/batch.py
 
 clean:
 	rm -rf $(VENV) results/main results/compare
