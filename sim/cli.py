@@ -31,6 +31,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=int, help="days to simulate (default: the scenario's)")
 
 
+def _replicated(parser: argparse.ArgumentParser, reps: int, out: str) -> None:
+    """Options of the commands that run replications on a pool of workers."""
+    parser.add_argument("--reps", type=int, default=reps, help=f"replications (default {reps})")
+    parser.add_argument("--scale", type=float, default=0.01,
+                        help="agent sample share; demand is always full-size (default 0.01)")
+    parser.add_argument("--days", type=int, help="days to simulate (default: the scenarios')")
+    parser.add_argument("--workers", type=int, help="processes (default: cores)")
+    parser.add_argument("--out", default=out, help=f"output folder (default {out})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="run.py", description="City-governance simulator (township vs flat designs).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -45,13 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "for replication r of every scenario), print the KPIs side by side with "
                              "95 %% CIs, and write figures (PNG, SVG) and report.html into --out.")
     compare.add_argument("scenarios", nargs="+", help="scenario TOML files")
-    compare.add_argument("--reps", type=int, default=3, help="replications per scenario (default 3)")
     compare.add_argument("--seed", type=int, default=1, help="batch seed (default 1)")
-    compare.add_argument("--scale", type=float, default=0.01,
-                         help="agent sample share (demand is always full-size; default 0.01)")
-    compare.add_argument("--days", type=int, help="days to simulate (default: the scenarios')")
-    compare.add_argument("--workers", type=int, help="processes (default: cores)")
-    compare.add_argument("--out", default="results/compare", help="output folder (default results/compare)")
+    _replicated(compare, reps=3, out="results/compare")
     compare.add_argument("--resume", action="store_true", help="reuse finished runs in --out")
 
     plot = sub.add_parser("plot", help="re-render figures and report.html from a saved batch",
@@ -64,13 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "longgang-2021 with replications; print each fact check (reported "
                               "value, simulated mean with 95 % CI, tolerance, pass/fail) and write "
                               "validation.csv. Exit 1 if a check fails.")
-    validate.add_argument("--reps", type=int, default=3, help="replications per preset (default 3)")
-    validate.add_argument("--scale", type=float, default=0.01,
-                          help="agent sample (demand is always full-size; default 0.01)")
-    validate.add_argument("--days", type=int, help="days (default: the presets' 365)")
-    validate.add_argument("--workers", type=int, help="processes (default: cores)")
+    _replicated(validate, reps=3, out="results/validate")
     validate.add_argument("--scenarios", default="scenarios", help="folder with the presets")
-    validate.add_argument("--out", default="results/validate", help="output folder")
 
     attribute = sub.add_parser("attribute", help="each reform's contribution from BASE to TARGET",
                                description="TARGET must be BASE plus reforms. Reports each reform's "
@@ -78,10 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "the Shapley value over all orderings (at most 8 reforms).")
     attribute.add_argument("base", help="base scenario file")
     attribute.add_argument("target", help="target scenario file (BASE plus reforms)")
-    attribute.add_argument("--reps", type=int, default=2, help="replications per subset (default 2)")
-    _common(attribute)
-    attribute.add_argument("--workers", type=int, help="processes (default: cores)")
-    attribute.add_argument("--out", default="results/attribute", help="output folder")
+    _replicated(attribute, reps=2, out="results/attribute")
 
     batch = sub.add_parser("batch", help="replications x sweep points x scenarios, in parallel, resumable",
                            description="Run every scenario for every sweep point and replication on "

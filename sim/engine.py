@@ -34,6 +34,14 @@ class EngineLog:
     ready: np.ndarray  # per request: when its last leg's review period ended (= resolved)
 
 
+def leg_layout(n_requests: int, legs: Legs, leg0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Legs per request and each request's first leg index (engine-wide, from ``leg0``)."""
+    counts = np.bincount(legs.request, minlength=n_requests)
+    if np.any(counts == 0):
+        raise ValueError("every request needs at least one leg")
+    return counts, np.concatenate(([0], np.cumsum(counts)[:-1])) + leg0
+
+
 class QueueEngine:
     """Incremental event engine: add requests with their legs, advance to a time, read the log.
 
@@ -84,10 +92,7 @@ class QueueEngine:
         n_req, leg0, req0 = len(created), self.n_legs, self.n_requests
         if n_req == 0:
             return
-        counts = np.bincount(legs.request, minlength=n_req)
-        if np.any(counts == 0):
-            raise ValueError("every request needs at least one leg")
-        first = np.concatenate(([0], np.cumsum(counts)[:-1])) + leg0
+        counts, first = leg_layout(n_req, legs, leg0)
         self._unit += legs.unit.tolist()
         self._service += (legs.service * self._factor[legs.unit]).tolist()
         self._lead += legs.lead_days.tolist()

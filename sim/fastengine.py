@@ -14,7 +14,7 @@ import numba
 import numpy as np
 
 from sim.calendars import DAY, WEEK, WeeklyCalendar
-from sim.engine import EngineLog
+from sim.engine import EngineLog, leg_layout
 from sim.planner import Legs
 
 EPS_CLOSE = 1e-7  # a hair before closing counts as closing (as WeeklyCalendar.start_time)
@@ -253,10 +253,7 @@ class CompiledEngine:
         n_req, leg0, req0 = len(created), self._n_legs, self._n_req
         if n_req == 0:
             return
-        counts = np.bincount(legs.request, minlength=n_req)
-        if np.any(counts == 0):
-            raise ValueError("every request needs at least one leg")
-        first = np.concatenate(([0], np.cumsum(counts)[:-1])) + leg0
+        counts, first = leg_layout(n_req, legs, leg0)
         n_legs = leg0 + len(legs)
         for name, fill in (("_unit", 0), ("_req", 0), ("_service", 0.0), ("_lead", 0.0), ("_handoff", 0.0),
                            ("_arrive", np.nan), ("_start", np.nan), ("_end", np.nan), ("_start_w", np.nan),
