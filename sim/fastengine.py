@@ -107,13 +107,6 @@ def _push(heap_t, heap_s, heap_l, size, t, s, leg):
 
 
 @numba.njit(cache=True)
-def _push_many(heap_t, heap_s, heap_l, size, times, seq, legs):
-    for i in range(len(times)):
-        size = _push(heap_t, heap_s, heap_l, size, times[i], seq + i, legs[i])
-    return size
-
-
-@numba.njit(cache=True)
 def _pop(heap_t, heap_s, heap_l, size):
     """Remove the root (caller reads it first); returns the new size."""
     size -= 1
@@ -140,18 +133,36 @@ def _pop(heap_t, heap_s, heap_l, size):
 
 
 @numba.njit(cache=True)
-def _run_until(t_end, state, heap_t, heap_s, heap_l, leg_unit, leg_service, leg_lead, leg_handoff, leg_req,
-               last_leg, arrive, start, end, start_w, end_w, ready, res_t, res_s, res_l,
+def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_unit, leg_service, leg_lead,
+               leg_handoff, leg_req, last_leg, arrive, start, end, start_w, end_w, ready, res_t, res_s, res_l,
                free, free_first, n_servers, unit_cal, review, always, open_, day_minutes, week_minutes,
                n_days, days, before, is_work):
-    """state = [heap size, next seq, resolutions heap size]."""
+    """state = [heap size, next seq, resolutions heap size, next arrival, arrivals].
+
+    First visits wait in ``arr_*``, sorted by (time, seq); later visits in the heap. Taking the
+    smaller (time, seq) of the two heads is the same order as one heap holding both, with a
+    heap only as large as the requests in progress."""
     size = state[0]
     seq = state[1]
     res_size = state[2]
-    while size > 0 and heap_t[0] <= t_end:
-        t = heap_t[0]
-        leg = heap_l[0]
-        size = _pop(heap_t, heap_s, heap_l, size)
+    pos = state[3]
+    n_arr = state[4]
+    while True:
+        from_heap = size > 0 and (pos >= n_arr or _less(heap_t[0], heap_s[0], arr_t[pos], arr_s[pos]))
+        if from_heap:
+            t = heap_t[0]
+            if t > t_end:
+                break
+            leg = heap_l[0]
+            size = _pop(heap_t, heap_s, heap_l, size)
+        else:
+            if pos >= n_arr:
+                break
+            t = arr_t[pos]
+            if t > t_end:
+                break
+            leg = arr_l[pos]
+            pos += 1
         unit = leg_unit[leg]
         c = unit_cal[unit]
         w = _to_work(c, t, always, open_, day_minutes, week_minutes, before, is_work)
@@ -188,6 +199,7 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, leg_unit, leg_service, leg_
     state[0] = size
     state[1] = seq
     state[2] = res_size
+    state[3] = pos
 
 
 @numba.njit(cache=True)
@@ -202,10 +214,12 @@ def _count_resolved(t, res_t, res_s, res_l, state):
     return count
 
 
-def _grow(array: np.ndarray, needed: int, fill: float | int = 0) -> np.ndarray:
+def _grow(array: np.ndarray, needed: int, fill: float | None = None) -> np.ndarray:
+    """At least ``needed`` long (doubling); new cells hold ``fill``, or anything when None."""
     if needed <= len(array):
         return array
-    out = np.full(max(needed, 2 * len(array), 1024), fill, dtype=array.dtype)
+    size = max(needed, 2 * len(array), 1024)
+    out = np.empty(size, dtype=array.dtype) if fill is None else np.full(size, fill, dtype=array.dtype)
     out[: len(array)] = array
     return out
 
@@ -227,8 +241,9 @@ class CompiledEngine:
         self._free_first = np.concatenate(([0], np.cumsum(self._n_servers)[:-1])).astype(np.int64)
         self._free = np.zeros(int(self._n_servers.sum()), dtype=np.float64)
         self._factor = np.asarray(service_factor if service_factor is not None else np.ones(len(servers)))
-        self._state = np.zeros(3, dtype=np.int64)
+        self._state = np.zeros(5, dtype=np.int64)
         empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
+        self._arr_t, self._arr_s, self._arr_l = empty_f.copy(), empty_i.copy(), empty_i.copy()
         self._heap_t, self._heap_s, self._heap_l = empty_f.copy(), empty_i.copy(), empty_i.copy()
         self._res_t, self._res_s, self._res_l = empty_f.copy(), empty_i.copy(), empty_i.copy()
         self._unit, self._req, self._service = empty_i.copy(), empty_i.copy(), empty_f.copy()
@@ -255,9 +270,9 @@ class CompiledEngine:
             return
         counts, first = leg_layout(n_req, legs, leg0)
         n_legs = leg0 + len(legs)
-        for name, fill in (("_unit", 0), ("_req", 0), ("_service", 0.0), ("_lead", 0.0), ("_handoff", 0.0),
-                           ("_arrive", np.nan), ("_start", np.nan), ("_end", np.nan), ("_start_w", np.nan),
-                           ("_end_w", np.nan)):
+        for name, fill in (("_unit", None), ("_req", None), ("_service", None), ("_lead", None),
+                           ("_handoff", None), ("_arrive", np.nan), ("_start", np.nan), ("_end", np.nan),
+                           ("_start_w", np.nan), ("_end_w", np.nan)):
             setattr(self, name, _grow(getattr(self, name), n_legs, fill))
         span = slice(leg0, n_legs)
         self._unit[span] = legs.unit
@@ -273,19 +288,31 @@ class CompiledEngine:
         self._res_l = _grow(self._res_l, n_total)
         self._last_leg[req0:n_total] = first + counts - 1
         self._n_legs, self._n_req = n_legs, n_total
-        size = int(self._state[0])
-        self._heap_t = _grow(self._heap_t, size + n_req)
-        self._heap_s = _grow(self._heap_s, size + n_req)
-        self._heap_l = _grow(self._heap_l, size + n_req)
-        arrivals = created + legs.handoff[first - leg0]
-        seq = int(self._state[1])
-        size = _push_many(self._heap_t, self._heap_s, self._heap_l, size, arrivals.astype(np.float64), seq,
-                          first.astype(np.int64))
-        self._state[0], self._state[1] = size, seq + n_req
+        # the heap holds at most one later visit per request in progress
+        self._heap_t = _grow(self._heap_t, n_total)
+        self._heap_s = _grow(self._heap_s, n_total)
+        self._heap_l = _grow(self._heap_l, n_total)
+        self._add_arrivals(created + legs.handoff[first - leg0], first)
+
+    def _add_arrivals(self, times: np.ndarray, legs: np.ndarray) -> None:
+        """Merge a batch's first visits into the sorted queue of those not yet served."""
+        seq0, pos, n_arr = (int(v) for v in self._state[[1, 3, 4]])
+        times = np.asarray(times, dtype=np.float64)
+        seqs = np.arange(seq0, seq0 + len(times), dtype=np.int64)
+        keep = slice(pos, n_arr)
+        all_t = np.concatenate((self._arr_t[keep], times))
+        all_s = np.concatenate((self._arr_s[keep], seqs))
+        all_l = np.concatenate((self._arr_l[keep], np.asarray(legs, dtype=np.int64)))
+        if len(all_t) > 1 and np.any(np.diff(all_t) < 0):  # seqs ascend, so a stable sort by time suffices
+            order = np.argsort(all_t, kind="stable")
+            all_t, all_s, all_l = all_t[order], all_s[order], all_l[order]
+        self._arr_t, self._arr_s, self._arr_l = all_t, all_s, all_l
+        self._state[1] = seq0 + len(times)
+        self._state[3], self._state[4] = 0, len(all_t)
 
     def run_until(self, t_end: float) -> None:
-        # the heap never holds more than one event per open request
-        _run_until(float(t_end), self._state, self._heap_t, self._heap_s, self._heap_l, self._unit,
+        _run_until(float(t_end), self._state, self._heap_t, self._heap_s, self._heap_l, self._arr_t,
+                   self._arr_s, self._arr_l, self._unit,
                    self._service, self._lead, self._handoff, self._req, self._last_leg, self._arrive,
                    self._start, self._end, self._start_w, self._end_w, self._ready, self._res_t, self._res_s,
                    self._res_l, self._free, self._free_first, self._n_servers, self._unit_cal, self._review,

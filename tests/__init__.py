@@ -1,0 +1,1 @@
+"""Test suite (a package, so `tests.conftest` never resolves to another distribution's `tests`)."""
