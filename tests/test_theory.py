@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import pytest
 from scipy import stats
-from theory_helpers import (
+
+from tests.theory_helpers import (
     chain_replication,
     erlang_c,
     erlang_c_direct,
