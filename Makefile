@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 SCALE ?= 0.01
 DAYS ?= 365
 SEED ?= 1
-REPS ?= 3
+REPS ?= 5
 
 .PHONY: run test lint bench clean
 

@@ -56,7 +56,7 @@ def _batch(executor, workers: int, runs: int, days: int | None, scale: float, on
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs-per-worker", type=int, default=8)
+    parser.add_argument("--runs-per-worker", type=int, default=16)
     parser.add_argument("--memory-runs", type=int, default=1000)
     parser.add_argument("--memory-days", type=int, default=2)
     args = parser.parse_args()

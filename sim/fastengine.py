@@ -337,3 +337,16 @@ class CompiledEngine:
 
     def leg_service(self) -> np.ndarray:
         return self._service[: self._n_legs].copy()
+
+
+def warm_up() -> None:
+    """Load (or, the first time on a machine, compile) the kernels with a two-visit example."""
+    import sim.api  # noqa: F401 - the rest of the simulator, imported once per process
+
+    always = WeeklyCalendar(0, 24, list(range(7)))
+    engine = CompiledEngine([1], [always], always)
+    one = np.zeros(2, dtype=np.int64)
+    engine.add(np.zeros(1), Legs(np.zeros(2, dtype=np.int64), one, np.ones(2), np.array([0.0, 1.0]),
+                                 np.zeros(2), np.zeros(2, dtype=bool), np.zeros(2, dtype=bool)))
+    engine.run_until(10.0)
+    engine.resolved_by(10.0)

@@ -52,11 +52,20 @@ def executor_for(workers: int | None = None, scheduler: str | None = None) -> It
         yield InlineExecutor()
         return
     # forkserver: workers start clean (no threads inherited through fork), still cheap on Linux
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
+                               initializer=warm_worker)
     try:
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def warm_worker() -> None:
+    """Import the simulator and load the compiled queueing core once per worker process, so the
+    first run a worker gets is not slower than the rest."""
+    from sim.fastengine import warm_up
+
+    warm_up()
 
 
 @dataclass(frozen=True)
