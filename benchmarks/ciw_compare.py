@@ -93,8 +93,8 @@ def replicated(run, n: int, stations: int, reps: int, theory: float) -> tuple[fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--reps", type=int, default=5, help="seeds per network and size for ours")
-    parser.add_argument("--ciw-reps", type=int, nargs=2, default=[3, 1],
+    parser.add_argument("--reps", type=int, default=20, help="seeds per network and size for ours")
+    parser.add_argument("--ciw-reps", type=int, nargs=2, default=[5, 1],
                         help="seeds for Ciw below / from 10^6 customers")
     parser.add_argument("--skip-ciw-above", type=int, default=10**9,
                         help="run Ciw only up to this many customers x stations")

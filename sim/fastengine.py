@@ -43,7 +43,7 @@ class CalendarTable:
                 self.before, self.is_work)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _to_work(c, t, always, open_, day_minutes, week_minutes, before, is_work):
     if always[c]:
         return t
@@ -57,7 +57,7 @@ def _to_work(c, t, always, open_, day_minutes, week_minutes, before, is_work):
     return base + min(max(into, 0.0), day_minutes[c])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _locate(c, w, index, open_, day_minutes, week_minutes, n_days, days):
     week = index // n_days[c]
     index = index - week * n_days[c]
@@ -65,7 +65,7 @@ def _locate(c, w, index, open_, day_minutes, week_minutes, n_days, days):
     return week * WEEK + days[c, index] * DAY + open_[c] + offset
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _start_time(c, w, always, open_, day_minutes, week_minutes, n_days, days):
     if always[c]:
         return w
@@ -75,7 +75,7 @@ def _start_time(c, w, always, open_, day_minutes, week_minutes, n_days, days):
     return _locate(c, w, index, open_, day_minutes, week_minutes, n_days, days)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _end_time(c, w, always, open_, day_minutes, week_minutes, n_days, days):
     if always[c]:
         return w
@@ -83,7 +83,7 @@ def _end_time(c, w, always, open_, day_minutes, week_minutes, n_days, days):
     return _locate(c, w, index, open_, day_minutes, week_minutes, n_days, days)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _less(t1, s1, t2, s2):
     return t1 < t2 or (t1 == t2 and s1 < s2)
 
