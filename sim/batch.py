@@ -49,8 +49,9 @@ class RunSpec:
 def derive_seed(batch_seed: int, point: int, rep: int, scenario_key: int | None = None) -> int:
     """Seed of one run from the batch seed, sweep point and replication (and the scenario, if
     seeds are not common across scenarios). Why common by default: replication r of every
-    scenario then meets the same residents, arrivals and difficulties, so differences between
-    scenarios are differences of structure, not of luck (common random numbers)."""
+    scenario then starts from the same seed, so scenarios with the same catalogue meet the same
+    residents and arrivals and differences between them are mostly structure, not luck (common
+    random numbers; route draws still diverge where structures differ)."""
     key = (point, rep) if scenario_key is None else (scenario_key, point, rep)
     return int(np.random.SeedSequence(batch_seed, spawn_key=key).generate_state(1)[0])
 
@@ -156,6 +157,9 @@ def run_batch(specs: list[RunSpec], out: str | Path, executor: Executor, identit
     except KeyboardInterrupt:
         status = "interrupted"
         raise
+    except BaseException:
+        status = "failed"
+        raise
     finally:
         bar.close()
         tables = write_tables(folder, specs)
@@ -195,8 +199,11 @@ def _drive(todo: list[RunSpec], executor: Executor, folder: BatchFolder, bar: An
                 if on_result is not None:
                     on_result(record)
     except BaseException:
-        for future in pending:
-            future.cancel()
+        for future in pending:  # keep what finished; drop the rest
+            if future.done() and not future.cancelled() and future.exception() is None:
+                folder.save(future.result())
+            else:
+                future.cancel()
         raise
     return failures
 

@@ -34,8 +34,8 @@ class Population:
         pop = scenario["population"]
         n_res = max(1, round(pop["residents"] * scale))
         n_firm = round(pop["firms"] * scale)
-        if pop["firms"] > 0:
-            n_firm = max(n_firm, 1)
+        if pop["firms"] > 0:  # two at least when both segments exist, so each has a creator
+            n_firm = max(n_firm, 2 if 0 < pop["above_scale_share"] < 1 else 1)
         above = np.zeros(n_firm, dtype=bool)
         if n_firm and pop["above_scale_share"] > 0:
             # at least one above-scale and one small firm agent, so both segments can make requests

@@ -135,7 +135,7 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         "share_high_frequency_in_community": _share_low(model, t, done, high_frequency=True),
         "share_resolved_community_or_below": _share_low(model, t, done, high_frequency=False),
     }
-    resolved_in_window = int(done.sum())
+    resolved_in_window = int(((t.resolved >= lo) & (t.resolved <= hi)).sum())
     years = (hi - lo) / DAY / 365.0
     kpis["cost_per_resolved_request"] = (kpis["staff_cost"] * years / resolved_in_window
                                          if resolved_in_window else None)

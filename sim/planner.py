@@ -11,8 +11,9 @@ Rules, per step of a request (a multi-step matter has several, e.g. an investmen
     (a knowledge hierarchy: common problems are solved low, rare ones high);
   * consecutive steps that land on the same unit are one visit (one queue, one trip): this is
     what one seal and modules buy; review periods then add up, or overlap under joint review;
-  * each hand-off into a level with other unit kinds goes first to a wrong one with
-    probability ``misroute_share``; that unit screens it and sends it back (a bounce).
+  * each visit to a level with other unit kinds (the first visit too: a requester can also pick
+    the wrong window) goes first to a wrong one with probability ``misroute_share``; that unit
+    screens it and sends it back (a bounce).
 """
 
 from __future__ import annotations

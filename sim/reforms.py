@@ -172,6 +172,7 @@ def remove_township_layer(s: Scenario, p: dict[str, Any], ctx: Context) -> Scena
     target["staff"] += round(extra)
     for name in townships:
         del s["units"][name]
+    add_authority(s, moved, p["functions_to"])
     return s
 
 
@@ -283,8 +284,15 @@ MODULE = {
         "department sections replaced by modules, each covering a client segment's whole business",
         modules=Field("map", REQUIRED, schema=MODULE, help="module name -> {functions, staff, knowledge}"))
 def modules(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
-    covered = [f for m in p["modules"].values() for f in m["functions"]]
-    take_functions(s, covered, "department")
+    # a section loses a function only when the modules together serve every client segment of it;
+    # otherwise it keeps serving the rest (and overlapping coverage is reported by validation)
+    all_segments = {"resident", "small_firm", "above_scale_firm", "public", "upper"}
+    served: dict[str, set[str]] = {}
+    for module in p["modules"].values():
+        segments = all_segments if "*" in module["segments"] else set(module["segments"])
+        for function in module["functions"]:
+            served.setdefault(function, set()).update(segments)
+    take_functions(s, [f for f, segs in served.items() if segs >= all_segments], "department")
     for name, module in p["modules"].items():
         new_unit(s, name, ctx, level="department", **module)
     return s

@@ -160,3 +160,14 @@ def test_validation_passes_with_replications() -> None:
     failed = [(r["fact"], r["check"], r["simulated_mean"]) for r in rows if not r["pass"]]
     assert not failed
     assert {r["fact"] for r in rows} >= {"F12", "F13", "M2", "M3", "M4", "F6", "claim"}
+
+
+def test_a_segment_limited_module_leaves_other_clients_their_section() -> None:
+    from sim.structure import Structure
+
+    module = {"functions": ["civil_affairs"], "staff": 5, "segments": ["above_scale_firm"]}
+    s = with_reforms({"name": "modules", "modules": {"firm_desk": module}})
+    chain = Structure.from_scenario(s).chain("civil_affairs", "resident", ("community", "township",
+                                                                           "department"))
+    names = [Structure.from_scenario(s).kinds[k].name for k in chain]
+    assert names[-1] == "civil_affairs_section"  # residents still reach the department section
