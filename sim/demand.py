@@ -8,6 +8,7 @@ agent set-up (the cost that grows with population) falls with it.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +77,14 @@ class NewRequests:
         return len(self.kind)
 
 
+def kind_streams(rng: np.random.Generator, names: list[str]) -> dict[str, np.random.Generator]:
+    """One child stream per request kind, keyed by its name. Why: a scenario that adds a kind
+    (social transfer) or routes differently leaves every other kind's draws unchanged, so
+    scenarios run on one seed meet the same requests (common random numbers)."""
+    base = int(rng.integers(2**63))
+    return {name: np.random.default_rng([base, zlib.crc32(name.encode())]) for name in names}
+
+
 class Demand:
     """Daily request generation: Poisson counts per kind, times within the arrival calendar.
 
@@ -92,6 +101,7 @@ class Demand:
         self.population = population
         self.calendars = calendars
         self.rng = rng
+        self._kind_rng = kind_streams(rng, [k.name for k in kinds])
 
     def expected_per_day(self, kind: RequestKind, day: int) -> float:
         """Expected requests of a kind on a day: yearly rate x real origin size, spread over open time."""
@@ -125,12 +135,13 @@ class Demand:
     def _kind_days(self, kind: RequestKind, first: int, end: int) -> tuple[np.ndarray, ...]:
         rows = self._origin_rows(kind)
         day_index = np.arange(first, end)
+        rng = self._kind_rng[kind.name]
         mean = np.array([self.expected_per_day(kind, d) for d in day_index])
-        counts = self.rng.poisson(mean) if len(rows) and mean.any() else np.zeros(len(day_index), dtype=int)
+        counts = rng.poisson(mean) if len(rows) and mean.any() else np.zeros(len(day_index), dtype=int)
         n = int(counts.sum())
         cal = self.calendars[kind.arrival_calendar]
-        created = np.repeat(day_index, counts) * DAY + cal.open + cal.day_minutes * self.rng.random(n)
-        agent = rows[self.rng.integers(len(rows), size=n)] if n else np.zeros(0, dtype=np.int64)
+        created = np.repeat(day_index, counts) * DAY + cal.open + cal.day_minutes * rng.random(n)
+        agent = rows[rng.integers(len(rows), size=n)] if n else np.zeros(0, dtype=np.int64)
         location = self.population.location[kind.origin][agent]
         segment = self._segment_codes(kind, agent)
         return np.full(n, kind.index), agent, location, segment, created

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.demand import kind_streams
 from sim.distributions import sample_durations
 from sim.requests import RequestKind
 from sim.schema import SEGMENTS
@@ -69,6 +70,7 @@ class Planner:
         self.handoff = handoff
         self.rng = rng
         self._alternatives = [structure.alternatives(k) for k in range(len(structure.kinds))]
+        self._kind_rng = kind_streams(rng, [k.name for k in kinds])  # difficulties, functions
         self._joint = np.array([k.joint_review for k in structure.kinds])
         self._overlap = np.array([k.review_overlap for k in structure.kinds])
 
@@ -91,12 +93,13 @@ class Planner:
     def _plan_kind(self, kind: RequestKind, rows: np.ndarray, location: np.ndarray,
                    segment: np.ndarray) -> tuple[np.ndarray, ...]:
         out: list[tuple[np.ndarray, ...]] = []
+        rng = self._kind_rng[kind.name]
         for step in range(kind.n_steps):
             if kind.shares is not None:
-                function_index = self.rng.choice(len(kind.functions), size=len(rows), p=kind.shares)
+                function_index = rng.choice(len(kind.functions), size=len(rows), p=kind.shares)
             else:
                 function_index = np.full(len(rows), step)
-            difficulty = kind.complexity * self.rng.standard_exponential(len(rows))
+            difficulty = kind.complexity * rng.standard_exponential(len(rows))
             for f in np.unique(function_index):
                 for s in np.unique(segment[rows]):
                     pick = (function_index == f) & (segment[rows] == s)
