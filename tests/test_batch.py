@@ -250,3 +250,18 @@ def test_ema_workbench_can_drive_the_model(tiny_path: Path) -> None:
     assert len(experiments) == 4 and len(outcomes["cost"]) == 4
     assert not any(math.isnan(v) for v in outcomes["handoffs"])
 
+
+
+def test_request_logs_only_when_asked(batch_inputs, tmp_path: Path) -> None:
+    scenario, _ = batch_inputs
+    for keep in (False, True):
+        out = tmp_path / f"keep-{keep}"
+        specs = plan_batch([str(scenario)], 1, [{}], seed=1, scale=None, days=3, keep_requests=keep)
+        identity = batch_identity([str(scenario)], specs, [{}], 1, 1, None, 3, None, True)
+        with executor_for(1) as executor:
+            run_batch(specs, out, executor, identity, progress=False)
+        logs = list((out / "requests").glob("*.parquet")) if (out / "requests").exists() else []
+        assert len(logs) == (1 if keep else 0)
+        if keep:
+            created = pd.read_parquet(out / "runs.parquet")["kpi.requests_created"].iloc[0]
+            assert len(pd.read_parquet(logs[0])) == created
