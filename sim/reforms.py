@@ -134,6 +134,12 @@ def check_units_exist(scenario: Scenario, names: list[str], ctx: Context, param:
                             + ", ".join(scenario["units"]))
 
 
+def check_calendar(scenario: Scenario, name: str, ctx: Context) -> None:
+    if name not in scenario["calendars"]:
+        allowed = ", ".join(scenario["calendars"])
+        raise ctx.error("calendar", f"unknown calendar {name!r}; allowed: {allowed}")
+
+
 def _number(default: Any, minimum: float | None = 0.0, maximum: float | None = None, help: str = "",
             kind: str = "number") -> Field:
     return Field(kind, default, minimum=minimum, maximum=maximum, help=help)
@@ -207,9 +213,7 @@ def districts(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
         unit_name=Field("str", "governance_unit", help="name of the new unit kind"))
 def governance_units(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
     functions = p["functions"] or category_functions(s, ("dispute", "incident", "enforcement"))
-    if p["calendar"] not in s["calendars"]:
-        raise ctx.error("calendar", f"unknown calendar {p['calendar']!r}; allowed: "
-                        + ", ".join(s["calendars"]))
+    check_calendar(s, p["calendar"], ctx)
     new_unit(s, p["unit_name"], ctx, level="district", count=p["count"], staff=p["staff"],
              knowledge=p["knowledge"], functions=functions, calendar=p["calendar"])
     add_authority(s, functions, "district")
@@ -324,9 +328,7 @@ def one_seal(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
         unit_name=Field("str", "enforcement_team", help="name of the new unit kind"))
 def one_team(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
     functions = p["functions"] or category_functions(s, ("enforcement",))
-    if p["calendar"] not in s["calendars"]:
-        raise ctx.error("calendar", f"unknown calendar {p['calendar']!r}; allowed: "
-                        + ", ".join(s["calendars"]))
+    check_calendar(s, p["calendar"], ctx)
     take_functions(s, functions, "department")
     new_unit(s, p["unit_name"], ctx, level="department", staff=p["staff"], knowledge=p["knowledge"],
              functions=functions, calendar=p["calendar"])
