@@ -157,14 +157,18 @@ def _staff_handling(model: Any, categories: tuple[str, ...], steps_only: bool) -
     return total
 
 
-def _entry_level(model: Any, t: RunTables) -> np.ndarray:
-    """Level of each request's first visit that was not a misrouted bounce."""
-    index = np.arange(len(t.leg_unit))
-    candidate = np.where(~t.leg_bounce, index, len(index))
+def _first_real_leg(t: RunTables) -> np.ndarray:
+    """Index of each request's first visit that was not a misrouted bounce (a bounce is always
+    followed by the right unit, so every request has one)."""
     if not len(t.leg_first):
         return np.zeros(0, dtype=np.int64)
-    first_real = np.minimum.reduceat(candidate, t.leg_first)
-    return model.structure.unit_level[t.leg_unit[np.minimum(first_real, len(index) - 1)]].astype(np.int64)
+    index = np.arange(len(t.leg_unit))
+    return np.minimum.reduceat(np.where(~t.leg_bounce, index, len(index)), t.leg_first)
+
+
+def _entry_level(model: Any, t: RunTables) -> np.ndarray:
+    """Level of each request's first visit that was not a misrouted bounce."""
+    return model.structure.unit_level[t.leg_unit[_first_real_leg(t)]].astype(np.int64)
 
 
 def _flows(model: Any, t: RunTables, done: np.ndarray) -> dict[str, int]:
@@ -267,13 +271,14 @@ def _utilisation_by_unit(model: Any, t: RunTables, lo: float, hi: float) -> dict
 def _sla(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, dict[str, float | None]]:
     """Per request kind with an SLA: share of requests whose outcome is known that met it."""
     out: dict[str, dict[str, float | None]] = {}
+    on_scene = _primary_start(t) if any(k.sla_measure == "on_scene" for k in model.kinds) else None
     for kind in model.kinds:
         if kind.sla_hours is None:
             continue
         target = kind.sla_hours * 60.0
         pick = (t.kind == kind.index) & (t.created >= lo) & (t.created + target <= hi)
         if kind.sla_measure == "on_scene":
-            measure = _primary_start(t)[pick] + kind.travel_minutes - t.created[pick]
+            measure = on_scene[pick] + kind.travel_minutes - t.created[pick]
         else:
             measure = t.resolved[pick] - t.created[pick]
         met = np.nan_to_num(measure, nan=np.inf) <= target
@@ -286,11 +291,6 @@ def _sla(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, dict[str, 
 
 
 def _primary_start(t: RunTables) -> np.ndarray:
-    """Service start of each request's first visit that was not a misrouted bounce."""
-    not_bounce = ~t.leg_bounce
-    index = np.arange(len(t.leg_unit))
-    candidate = np.where(not_bounce, index, len(index))
-    first_real = np.minimum.reduceat(candidate, t.leg_first) if len(t.leg_first) else np.zeros(0, int)
-    starts = np.append(t.leg_start, np.nan)
-    arrived = np.append(t.leg_arrive, np.nan)
-    return np.where(np.isnan(arrived[first_real]), np.nan, starts[first_real])
+    """Service start of each request's first real visit (NaN where it was not reached)."""
+    first_real = _first_real_leg(t)
+    return np.where(np.isnan(t.leg_arrive[first_real]), np.nan, t.leg_start[first_real])

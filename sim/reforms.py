@@ -182,6 +182,13 @@ def remove_township_layer(s: Scenario, p: dict[str, Any], ctx: Context) -> Scena
     return s
 
 
+def _district_unit(s: Scenario, p: dict[str, Any], ctx: Context, functions: list[str], **extra: Any) -> None:
+    """A unit kind between communities and departments that may decide these functions."""
+    new_unit(s, p["unit_name"], ctx, level="district", count=p["count"], staff=p["staff"],
+             knowledge=p["knowledge"], functions=functions, **extra)
+    add_authority(s, functions, "district")
+
+
 @reform("districts", "E2",
         "a quasi-layer of districts between city and communities; departments post staff there",
         count=_int(9, help="number of districts (E2: 9)"),
@@ -197,9 +204,7 @@ def districts(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
     for name in units_at(s, "department"):
         unit = s["units"][name]
         unit["staff"] = max(1, round(unit["staff"] * (1 - p["staff_from_departments"])))
-    new_unit(s, p["unit_name"], ctx, level="district", count=p["count"], staff=p["staff"],
-             knowledge=p["knowledge"], functions=functions)
-    add_authority(s, functions, "district")
+    _district_unit(s, p, ctx, functions)
     return s
 
 
@@ -214,9 +219,7 @@ def districts(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
 def governance_units(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
     functions = p["functions"] or category_functions(s, ("dispute", "incident", "enforcement"))
     check_calendar(s, p["calendar"], ctx)
-    new_unit(s, p["unit_name"], ctx, level="district", count=p["count"], staff=p["staff"],
-             knowledge=p["knowledge"], functions=functions, calendar=p["calendar"])
-    add_authority(s, functions, "district")
+    _district_unit(s, p, ctx, functions, calendar=p["calendar"])
     return s
 
 
