@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.batch import batch_identity, plan_batch, run_batch  # noqa: E402
-from sim.parallel import executor_for  # noqa: E402
+from sim.experiments.batch import batch_identity, plan_batch, run_batch  # noqa: E402
+from sim.experiments.executors import executor_for  # noqa: E402
 
 SCENARIO = str(ROOT / "scenarios" / "longgang-2021.toml")
 

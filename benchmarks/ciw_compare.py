@@ -23,9 +23,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.calendars import WeeklyCalendar  # noqa: E402
-from sim.fastengine import CompiledEngine  # noqa: E402
-from sim.planner import Legs  # noqa: E402
+from sim.engine.calendars import WeeklyCalendar  # noqa: E402
+from sim.engine.compiled import CompiledEngine  # noqa: E402
+from sim.engine.legs import Legs  # noqa: E402
 
 SERVERS, LOAD, SERVICE_MEAN = 5, 0.8, 1.0
 ARRIVAL_RATE = LOAD * SERVERS / SERVICE_MEAN

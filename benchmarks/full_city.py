@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def one_run(scenario: str, scale: float, days: int) -> dict:
     sys.path.insert(0, str(ROOT))
-    from sim.metrics import build_tables, compute_kpis
-    from sim.model import GovernanceModel
-    from sim.scenario import load_scenario
+    from sim.city.model import GovernanceModel
+    from sim.outputs.kpis import build_tables, compute_kpis
+    from sim.scenario.loading import load_scenario
 
     t0 = time.perf_counter()
     config = load_scenario(scenario, {"simulation.scale": scale, "simulation.days": days})

@@ -23,8 +23,8 @@ import mesa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.model import PLAN_DAYS, GovernanceModel  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
+from sim.city.model import PLAN_DAYS, GovernanceModel  # noqa: E402
+from sim.scenario.loading import load_scenario  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "longgang-2021.toml"
 

@@ -27,7 +27,7 @@ RESIDENTS, FIRMS = 485_000, 90_000
 
 def child(overrides: dict) -> None:
     sys.path.insert(0, str(ROOT))
-    from sim.api import run_scenario
+    from sim.experiments.api import run_scenario
 
     run_scenario(SCENARIO, days=3, **{k: v for k, v in overrides.items() if k == "scale"})  # warm
     started = time.perf_counter()

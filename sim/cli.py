@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(written by compare or batch) without running anything.")
     plot.add_argument("folder", help="batch folder")
 
-    validate = sub.add_parser("validate", help="run the presets with replications, compare with FACTS",
+    validate = sub.add_parser("validate", help="run the presets with replications, compare with the facts",
                               description="Run township, staff-cut-only, longgang-2019 and "
                               "longgang-2021 with replications; print each fact check (reported "
                               "value, simulated mean with 95 % CI, tolerance, pass/fail) and write "
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "finished run is written at once; --resume skips completed runs.")
     batch.add_argument("scenarios", nargs="+", help="scenario TOML files")
     batch.add_argument("--reps", type=int, default=5, help="replications per point (default 5)")
-    batch.add_argument("--sweep", help="sweep TOML file (see sim/sweep.py and the README)")
+    batch.add_argument("--sweep", help="sweep TOML file (see sim/experiments/sweep.py and the README)")
     where = batch.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="local processes (default: cores; 1 = this process)")
     where.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
@@ -144,8 +144,8 @@ def _check_out(out: str) -> Path:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim.api import run_scenario, write_run
-    from sim.report import kpi_rows, render_table
+    from sim.experiments.api import run_scenario, write_run
+    from sim.report.tables import kpi_rows, render_table
 
     result = run_scenario(args.scenario, **_settings(args))
     out = _check_out(args.out or f"results/{result.metadata['scenario']}")
@@ -157,9 +157,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from sim.batch import batch_identity, plan_batch, run_batch
-    from sim.parallel import executor_for
-    from sim.scenario import load_scenario
+    from sim.experiments.batch import batch_identity, plan_batch, run_batch
+    from sim.experiments.executors import executor_for
+    from sim.scenario.loading import load_scenario
 
     _positive(args.reps, "--reps")
     _positive(args.workers, "--workers")
@@ -183,10 +183,10 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _render(folder: Path, print_table: bool) -> int:
-    from sim.htmlreport import KPI_ROWS, build_report, kpi_table
-    from sim.plotdata import BatchData
-    from sim.plots import render_all
-    from sim.report import render_table
+    from sim.report.figure_data import BatchData
+    from sim.report.figures import render_all
+    from sim.report.html import KPI_ROWS, build_report, kpi_table
+    from sim.report.tables import render_table
 
     data = BatchData.load(folder)
     if print_table:
@@ -222,14 +222,14 @@ def _positive(value: int | None, option: str) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from sim.report import render_table
-    from sim.validate import PRESETS, run_validation, write_validation_csv
+    from sim.experiments.validation import PRESETS, run_validation, write_validation_csv
+    from sim.report.tables import render_table
 
     _positive(args.reps, "--reps")
     _positive(args.workers, "--workers")
     folder = Path(args.scenarios)
     for preset in PRESETS:  # one-line errors before anything runs
-        from sim.scenario import load_scenario
+        from sim.scenario.loading import load_scenario
 
         load_scenario(folder / f"{preset}.toml", {"simulation.scale": args.scale})
     out = _check_out(args.out)
@@ -254,9 +254,9 @@ def _ci(row: dict[str, Any]) -> str:
 
 
 def _attribute(args: argparse.Namespace) -> int:
-    from sim.attribution import MAX_SHAPLEY_REFORMS, attribute, write_attribution_csv
-    from sim.report import render_table
-    from sim.scenario import load_scenario
+    from sim.experiments.attribution import MAX_SHAPLEY_REFORMS, attribute, write_attribution_csv
+    from sim.report.tables import render_table
+    from sim.scenario.loading import load_scenario
 
     _positive(args.reps, "--reps")
     _positive(args.workers, "--workers")
@@ -278,7 +278,7 @@ def _attribute(args: argparse.Namespace) -> int:
 
 def _check_sweep_points(sweep_path: str, scenarios: list[str], points: list[dict[str, Any]]) -> None:
     """Every sweep value must make a valid scenario: report the sweep key, not a later crash."""
-    from sim.scenario import load_scenario
+    from sim.scenario.loading import load_scenario
 
     for scenario in scenarios:
         for point in points:
@@ -292,10 +292,10 @@ def _check_sweep_points(sweep_path: str, scenarios: list[str], points: list[dict
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from sim.batch import batch_identity, plan_batch, run_batch
-    from sim.parallel import executor_for
-    from sim.scenario import load_scenario
-    from sim.sweep import load_sweep
+    from sim.experiments.batch import batch_identity, plan_batch, run_batch
+    from sim.experiments.executors import executor_for
+    from sim.experiments.sweep import load_sweep
+    from sim.scenario.loading import load_scenario
 
     for option in ("reps", "workers", "in_flight"):
         _positive(getattr(args, option), f"--{option.replace('_', '-')}")
@@ -320,12 +320,12 @@ def _batch(args: argparse.Namespace) -> int:
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
-    from sim.parallel import executor_for
-    from sim.report import render_table
-    from sim.results import write_json
-    from sim.scenario import load_scenario
-    from sim.sensitivity import model_function, sobol_analysis, table_rows
-    from sim.sweep import load_sweep
+    from sim.experiments.executors import executor_for
+    from sim.experiments.sensitivity import model_function, sobol_analysis, table_rows
+    from sim.experiments.sweep import load_sweep
+    from sim.outputs.files import write_json
+    from sim.report.tables import render_table
+    from sim.scenario.loading import load_scenario
 
     _positive(args.n, "--n")
     if args.n & (args.n - 1):
@@ -350,7 +350,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
     print(render_table(["output / parameter", "S1", "S1 95 % CI", "ST", "ST 95 % CI"], table))
     import pandas as pd
 
-    from sim.results import atomic_write_bytes
+    from sim.outputs.files import atomic_write_bytes
 
     atomic_write_bytes(out / "sobol.csv", pd.DataFrame(rows).to_csv(index=False).encode())
     write_json(out / "metadata.json", {"sweep": args.sweep, "scenario": sweep.scenario, "n": args.n,

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.api import evaluate
-from sim.batch import batch_identity, plan_batch, run_batch
-from sim.parallel import executor_for
-from sim.sensitivity import sobol_analysis
-from sim.sweep import load_sweep
+from sim.experiments.api import evaluate
+from sim.experiments.batch import batch_identity, plan_batch, run_batch
+from sim.experiments.executors import executor_for
+from sim.experiments.sensitivity import sobol_analysis
+from sim.experiments.sweep import load_sweep
 from tests.conftest import ROOT, TINY, run_cli
 
 SWEEP = """

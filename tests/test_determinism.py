@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.api import run_scenario
-from sim.results import request_table
+from sim.experiments.api import run_scenario
+from sim.outputs.files import request_table
 
 
 def _table(path: Path, seed: int):

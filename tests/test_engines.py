@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.model import GovernanceModel
-from sim.scenario import load_scenario
+from sim.city.model import GovernanceModel
+from sim.scenario.loading import load_scenario
 from tests.conftest import SCENARIOS
 
 

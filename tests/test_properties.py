@@ -28,11 +28,11 @@ import numpy as np
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from sim.calendars import DAY
-from sim.metrics import RunTables, build_tables, compute_kpis
-from sim.model import GovernanceModel
-from sim.scenario import load_scenario
-from sim.schema import CATEGORIES
+from sim.city.model import GovernanceModel
+from sim.engine.calendars import DAY
+from sim.outputs.kpis import RunTables, build_tables, compute_kpis
+from sim.scenario.loading import load_scenario
+from sim.scenario.schema import CATEGORIES
 
 FUNCTIONS = ("f0", "f1", "f2", "f3", "f4")
 LOWER_LEVELS = ("grid", "community", "township", "department")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from sim.attribution import attribute, shapley_values
-from sim.reforms import REFORMS
-from sim.scenario import build_scenario, load_scenario, read_raw
-from sim.validate import run_validation
+from sim.experiments.attribution import attribute, shapley_values
+from sim.experiments.validation import run_validation
+from sim.scenario.loading import build_scenario, load_scenario, read_raw
+from sim.scenario.reforms import REFORMS
 from tests.conftest import SCENARIOS, TINY
 
 TOWNSHIP_RAW = read_raw(SCENARIOS / "township.toml")
@@ -163,7 +163,7 @@ def test_validation_passes_with_replications() -> None:
 
 
 def test_a_segment_limited_module_leaves_other_clients_their_section() -> None:
-    from sim.structure import Structure
+    from sim.city.structure import Structure
 
     module = {"functions": ["civil_affairs"], "staff": 5, "segments": ["above_scale_firm"]}
     s = with_reforms({"name": "modules", "modules": {"firm_desk": module}})

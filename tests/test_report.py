@@ -14,8 +14,8 @@ import pytest
 from matplotlib.lines import Line2D
 from matplotlib.patches import PathPatch, Rectangle
 
-from sim import plots
-from sim.plotdata import BatchData
+from sim.report import figures as plots
+from sim.report.figure_data import BatchData
 from tests.conftest import TINY, run_cli
 
 SCENARIOS = ("tiny", "lean")

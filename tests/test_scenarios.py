@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sim.api import run_scenario
-from sim.scenario import load_scenario
+from sim.experiments.api import run_scenario
+from sim.scenario.loading import load_scenario
 from tests.conftest import SCENARIOS, run_cli
 
 PRESETS = sorted(SCENARIOS.glob("*.toml"))

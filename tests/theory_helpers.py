@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from sim.calendars import DAY
-from sim.model import GovernanceModel
-from sim.scenario import load_scenario
-from sim.schema import LEVELS
-from sim.structure import Structure
+from sim.city.model import GovernanceModel
+from sim.city.structure import Structure
+from sim.engine.calendars import DAY
+from sim.scenario.loading import load_scenario
+from sim.scenario.schema import LEVELS
 
 # --------------------------------------------------------------------------------------------
 # Theory
@@ -111,7 +111,7 @@ def _toml_number(value: float) -> str:
 def write_scenario(folder: Path, name: str, units: list[tuple[str, str, int, float]],
                    arrivals_per_minute: float, service_minutes: float, complexity: float,
                    days: int, warmup_days: int) -> dict[str, Any]:
-    """Write a scenario TOML into ``folder`` and load it through ``sim.scenario.load_scenario``.
+    """Write a scenario TOML into ``folder`` and load it through ``sim.scenario.loading.load_scenario``.
 
     Args:
         folder: where the file goes (pytest's ``tmp_path``).

@@ -13,8 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.reforms import REFORMS  # noqa: E402
-from sim.schema import REQUIRED, SCENARIO, Field  # noqa: E402
+from sim.scenario.reforms import REFORMS  # noqa: E402
+from sim.scenario.schema import REQUIRED, SCENARIO, Field  # noqa: E402
 
 README = ROOT / "scenarios" / "README.md"
 START, END = "<!-- generated:start -->", "<!-- generated:end -->"

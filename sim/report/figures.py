@@ -17,9 +17,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from sim.plotdata import BatchData, mean_sla, overall_mean_hours
-from sim.schema import LEVELS
-from sim.stats import mean_ci
+from sim.outputs.stats import mean_ci
+from sim.report.figure_data import BatchData, mean_sla, overall_mean_hours
+from sim.scenario.schema import LEVELS
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]

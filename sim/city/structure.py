@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.calendars import WeeklyCalendar
-from sim.scenario import unit_covers
-from sim.schema import LEVELS
+from sim.engine.calendars import WeeklyCalendar
+from sim.scenario.loading import unit_covers
+from sim.scenario.schema import LEVELS
 
 
 @dataclass

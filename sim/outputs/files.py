@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.metrics import RunTables
-from sim.schema import CATEGORIES, LEVELS
+from sim.outputs.kpis import RunTables
+from sim.scenario.schema import CATEGORIES, LEVELS
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

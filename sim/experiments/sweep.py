@@ -25,7 +25,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from sim.errors import ScenarioError
-from sim.schema import Field, check_table
+from sim.scenario.schema import Field, check_table
 
 DESIGNS = ("grid", "lhs", "sobol")
 

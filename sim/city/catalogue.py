@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.distributions import ServiceTime
-from sim.schema import SEGMENTS
+from sim.city.distributions import ServiceTime
+from sim.scenario.schema import SEGMENTS
 
 
 @dataclass(frozen=True)

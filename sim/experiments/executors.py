@@ -63,7 +63,8 @@ def executor_for(workers: int | None = None, scheduler: str | None = None) -> It
 def warm_worker() -> None:
     """Import the simulator and load the compiled queueing core once per worker process, so the
     first run a worker gets is not slower than the rest."""
-    from sim.fastengine import warm_up
+    import sim.experiments.api  # noqa: F401 - the rest of the simulator, imported once per process
+    from sim.engine.compiled import warm_up
 
     warm_up()
 
@@ -82,7 +83,7 @@ def run_job(job: Job) -> dict[str, Any]:
     """Run one job and return its KPIs (module-level so worker processes can import it)."""
     import copy
 
-    from sim.api import run_scenario
+    from sim.experiments.api import run_scenario
 
     scenario = copy.deepcopy(job.scenario) if isinstance(job.scenario, dict) else job.scenario
     return run_scenario(scenario, seed=job.seed, scale=job.scale, days=job.days).kpis
@@ -90,7 +91,7 @@ def run_job(job: Job) -> dict[str, Any]:
 
 def run_jobs(jobs: list[Job], workers: int | None = None, executor: Executor | None = None,
              progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
-    """KPIs of every job, in job order (used by validate and attribute; batches use sim.batch)."""
+    """KPIs of every job, in job order (used by validate and attribute; batches use sim.experiments.batch)."""
     if executor is not None:
         return _collect(executor, jobs, progress)
     with executor_for(workers if len(jobs) > 1 else 1) as pool:

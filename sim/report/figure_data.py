@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import ScenarioError
-from sim.schema import CATEGORIES, LEVELS
+from sim.scenario.schema import CATEGORIES, LEVELS
 
 
 @dataclass

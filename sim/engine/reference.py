@@ -2,7 +2,7 @@
 
 Each unit is ``staff`` parallel servers serving in arrival order. Because service order is
 first-come-first-served, a leg's start is fixed the moment it arrives: the earliest moment a
-server is free, on the unit's working clock (see ``sim.calendars``). So one event per leg
+server is free, on the unit's working clock (see ``sim.engine.calendars``). So one event per leg
 suffices: the arrival. Events are processed in time order from one heap, which keeps arrivals
 at each unit in order; ties break by insertion order, so a seed gives one result.
 
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.calendars import WeeklyCalendar
-from sim.planner import Legs
+from sim.engine.calendars import WeeklyCalendar
+from sim.engine.legs import Legs
 
 
 @dataclass

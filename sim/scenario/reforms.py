@@ -2,7 +2,7 @@
 
 A scenario is a base structure plus an ordered list of ``[[reforms]]``; each reform takes the
 validated scenario dict and returns a changed copy. So "which reform buys what" is answered by
-switching reforms on one at a time (``sim.attribution``), never by editing code.
+switching reforms on one at a time (``sim.experiments.attribution``), never by editing code.
 
 Each reform declares its parameters with the same ``Field`` schema as scenario keys, so a bad
 parameter gets the same one-line error (file, ``reforms[i].key``, what is allowed).
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.errors import ScenarioError
-from sim.schema import LEVELS, REQUIRED, UNIT, Field, check_table
+from sim.scenario.schema import LEVELS, REQUIRED, UNIT, Field, check_table
 
 Scenario = dict[str, Any]
 

@@ -1,6 +1,6 @@
 """Scenario files: read TOML (following ``extends``), fill defaults, validate, cross-check.
 
-A scenario is plain data (a dict). Nothing here builds the model; ``sim.structure`` does,
+A scenario is plain data (a dict). Nothing here builds the model; ``sim.city.structure`` does,
 from the validated dict. Every problem becomes a one-line ``ScenarioError``.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
-from sim.reforms import apply_reforms
-from sim.schema import LEVELS, SCENARIO, check_table
+from sim.scenario.reforms import apply_reforms
+from sim.scenario.schema import LEVELS, SCENARIO, check_table
 
 BUILTIN_CALENDARS = {
     "always": {"open_hour": 0.0, "close_hour": 24.0, "work_days": [0, 1, 2, 3, 4, 5, 6]},

@@ -52,7 +52,8 @@ def model_function(scenario: str, names: list[str], integer: list[bool], outputs
                    executor: Executor, days: int | None, scale: float | None,
                    progress: Callable[[int, int], None] | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """Wrap the simulator as ``func`` for ``sobol_analysis``: runs the columns on ``executor``."""
-    from sim.batch import RunSpec, execute_run, flatten
+    from sim.experiments.batch import RunSpec, execute_run
+    from sim.outputs.kpis import flatten
 
     def func(x: np.ndarray) -> np.ndarray:
         specs = []

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
-from sim.parallel import Job, run_jobs
-from sim.results import atomic_write_bytes
-from sim.scenario import build_scenario, read_raw
+from sim.experiments.executors import Job, run_jobs
+from sim.outputs.files import atomic_write_bytes
+from sim.scenario.loading import build_scenario, read_raw
 
 MAX_SHAPLEY_REFORMS = 8
 IGNORED_KEYS = {"name", "description", "reforms", "extends"}

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.parallel import Job, run_jobs
-from sim.results import atomic_write_bytes
-from sim.stats import mean_ci
+from sim.experiments.executors import Job, run_jobs
+from sim.outputs.files import atomic_write_bytes
+from sim.outputs.stats import mean_ci
 
 PRESETS = ("township", "staff-cut-only", "longgang-2019", "longgang-2021")
 Runs = dict[str, list[dict[str, Any]]]  # preset -> KPIs per replication

@@ -18,32 +18,16 @@ Rules, per step of a request (a multi-step matter has several, e.g. an investmen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from sim.demand import kind_streams
-from sim.distributions import sample_durations
-from sim.requests import RequestKind
-from sim.schema import SEGMENTS
-from sim.structure import Structure
-
-
-@dataclass
-class Legs:
-    """Legs of a batch of requests, request by request, in visiting order."""
-
-    request: np.ndarray  # batch-local request index
-    unit: np.ndarray
-    service: np.ndarray  # staff minutes
-    lead_days: np.ndarray  # working days of review after service
-    handoff: np.ndarray  # calendar minutes between the previous leg (or creation) and arrival
-    trip: np.ndarray  # requester travels for this leg
-    bounce: np.ndarray  # a misrouted visit, sent back
-
-    def __len__(self) -> int:
-        return len(self.unit)
+from sim.city.catalogue import RequestKind
+from sim.city.demand import kind_streams
+from sim.city.distributions import sample_durations
+from sim.city.structure import Structure
+from sim.engine.legs import Legs
+from sim.scenario.schema import SEGMENTS
 
 
 def _ragged_positions(lengths: np.ndarray) -> np.ndarray:
@@ -79,7 +63,7 @@ class Planner:
         parts = [self._plan_kind(k, np.flatnonzero(kind == k.index), location, segment)
                  for k in self.kinds if np.any(kind == k.index)]
         if not parts:
-            return _empty_legs()
+            return Legs.empty()
         req, step, pos, unit, service, lead = (np.concatenate(c) for c in zip(*parts, strict=True))
         order = np.lexsort((pos, step, req))
         req, unit, service, lead = req[order], unit[order], service[order], lead[order]
@@ -213,10 +197,3 @@ def _insert(values: np.ndarray, new_index: np.ndarray, extra_index: np.ndarray, 
     out[new_index] = values
     out[extra_index] = extra
     return out
-
-
-def _empty_legs() -> Legs:
-    empty_int = np.zeros(0, dtype=np.int64)
-    empty_float = np.zeros(0)
-    empty_bool = np.zeros(0, dtype=bool)
-    return Legs(empty_int, empty_int, empty_float, empty_float, empty_float, empty_bool, empty_bool)

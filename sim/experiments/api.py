@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sim
-from sim.metrics import RunTables, build_tables, compute_kpis
-from sim.model import GovernanceModel
-from sim.results import request_table, write_json, write_parquet
-from sim.scenario import load_scenario
+from sim.city.model import GovernanceModel
+from sim.outputs.files import request_table, write_json, write_parquet
+from sim.outputs.kpis import RunTables, build_tables, compute_kpis, flatten
+from sim.scenario.loading import load_scenario
+from sim.version import __version__
 
 
 @dataclass
@@ -51,7 +51,7 @@ def run_scenario(scenario: str | Path | dict[str, Any], *, seed: int | None = No
     kpis = compute_kpis(model, tables)
     wall = time.perf_counter() - started
     metadata = {
-        "package_version": sim.__version__,
+        "package_version": __version__,
         "scenario": config["name"],
         "scenario_file": config.get("source", {}).get("path"),
         "scenario_hash": config.get("source", {}).get("hash"),
@@ -84,8 +84,6 @@ def evaluate(scenario: str | Path, seed: int | None = None, **overrides: Any) ->
     shortcuts for ``simulation.scale`` and ``simulation.days``. Returns flattened KPIs
     (``resolution_hours.personal.mean`` ...), so EMA Workbench, SALib or any sampler can drive it.
     """
-    from sim.batch import flatten
-
     settings = {k: overrides.pop(k) for k in ("scale", "days") if k in overrides}
     dotted = {key.replace("__", "."): value for key, value in overrides.items()}
     return flatten(run_scenario(scenario, seed=seed, overrides=dotted, **settings).kpis)

@@ -9,10 +9,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sim.plotdata import BatchData, mean_sla, overall_mean_hours
-from sim.plots import FIGURES, scenario_colours
-from sim.results import atomic_write_bytes
-from sim.stats import mean_ci
+from sim.outputs.files import atomic_write_bytes
+from sim.outputs.stats import mean_ci
+from sim.report.figure_data import BatchData, mean_sla, overall_mean_hours
+from sim.report.figures import FIGURES, scenario_colours
 
 KPI_ROWS: list[tuple[str, str, Any]] = [
     ("Requests created per year", "{:,.0f}", lambda k: k["requests_created"] * 365 / _days(k)),
@@ -111,7 +111,7 @@ def _reps(data: BatchData) -> str:
 
 
 def _reforms(data: BatchData, scenario: str) -> str:
-    from sim.scenario import load_scenario
+    from sim.scenario.loading import load_scenario
 
     for path in data.metadata.get("scenarios", {}):
         try:

@@ -1,4 +1,4 @@
-"""The compiled queueing core: the same event loop as ``sim.engine.QueueEngine``, in Numba.
+"""The compiled queueing core: the same event loop as ``sim.engine.reference.QueueEngine``, in Numba.
 
 Same rules, same order of events (one heap keyed by time, then insertion order), same float
 arithmetic, so it agrees with the reference loop request by request (tested). State lives in
@@ -13,9 +13,9 @@ import math
 import numba
 import numpy as np
 
-from sim.calendars import DAY, WEEK, WeeklyCalendar
-from sim.engine import EngineLog, leg_layout
-from sim.planner import Legs
+from sim.engine.calendars import DAY, WEEK, WeeklyCalendar
+from sim.engine.legs import Legs
+from sim.engine.reference import EngineLog, leg_layout
 
 EPS_CLOSE = 1e-7  # a hair before closing counts as closing (as WeeklyCalendar.start_time)
 
@@ -341,8 +341,6 @@ class CompiledEngine:
 
 def warm_up() -> None:
     """Load (or, the first time on a machine, compile) the kernels with a two-visit example."""
-    import sim.api  # noqa: F401 - the rest of the simulator, imported once per process
-
     always = WeeklyCalendar(0, 24, list(range(7)))
     engine = CompiledEngine([1], [always], always)
     one = np.zeros(2, dtype=np.int64)

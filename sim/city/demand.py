@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.calendars import DAY, WeeklyCalendar
-from sim.requests import RequestKind
-from sim.schema import SEGMENTS
-from sim.structure import Structure
+from sim.city.catalogue import RequestKind
+from sim.city.structure import Structure
+from sim.engine.calendars import DAY, WeeklyCalendar
+from sim.scenario.schema import SEGMENTS
 
 
 @dataclass

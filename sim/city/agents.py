@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import mesa
 
 if TYPE_CHECKING:
-    from sim.model import GovernanceModel
+    from sim.city.model import GovernanceModel
 
 
 class PopulationAgent(mesa.Agent):

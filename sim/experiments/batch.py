@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import sim
 from sim.errors import ScenarioError
-from sim.results import atomic_write_bytes, write_json, write_parquet
-from sim.stats import mean_ci
+from sim.outputs.files import atomic_write_bytes, write_json, write_parquet
+from sim.outputs.kpis import flatten
+from sim.outputs.stats import mean_ci
+from sim.version import __version__
 
 
 @dataclass(frozen=True)
@@ -56,24 +57,10 @@ def derive_seed(batch_seed: int, point: int, rep: int, scenario_key: int | None 
     return int(np.random.SeedSequence(batch_seed, spawn_key=key).generate_state(1)[0])
 
 
-def flatten(kpis: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    """Nested KPIs -> {'a.b.c': number}; lists (time series) are left out."""
-    out: dict[str, float] = {}
-    for key, value in kpis.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{name}."))
-        elif isinstance(value, (bool, int | float)):
-            out[name] = float(value)
-        elif value is None:
-            out[name] = math.nan
-    return out
-
-
 def execute_run(spec: RunSpec) -> dict[str, Any]:
     """Run one spec in whatever process the executor chose; never raises for a model error."""
-    from sim.api import run_scenario
-    from sim.results import request_table
+    from sim.experiments.api import run_scenario
+    from sim.outputs.files import request_table
 
     started = time.perf_counter()
     try:
@@ -278,7 +265,7 @@ def plan_batch(scenarios: list[str], reps: int, points: list[dict[str, Any]], se
                scale: float | None, days: int | None, keep_requests: bool = False,
                common_seeds: bool = True) -> list[RunSpec]:
     """All runs of a batch, in a fixed order."""
-    from sim.scenario import load_scenario
+    from sim.scenario.loading import load_scenario
 
     names = [load_scenario(path)["name"] for path in scenarios]
     if len(set(names)) != len(names):
@@ -297,9 +284,9 @@ def plan_batch(scenarios: list[str], reps: int, points: list[dict[str, Any]], se
 def batch_identity(scenarios: list[str], specs: list[RunSpec], points: list[dict[str, Any]],
                    reps: int, seed: int, scale: float | None, days: int | None, sweep: str | None,
                    common_seeds: bool) -> dict[str, Any]:
-    from sim.scenario import load_scenario
+    from sim.scenario.loading import load_scenario
 
-    return {"package_version": sim.__version__, "command": " ".join(sys.argv),
+    return {"package_version": __version__, "command": " ".join(sys.argv),
             "scenarios": {p: load_scenario(p)["source"]["hash"] for p in scenarios},
             "sweep": sweep, "points": points, "reps": reps, "seed": seed, "scale": scale, "days": days,
             "common_seeds": common_seeds,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from sim.calendars import DAY
-from sim.schema import CATEGORIES, LEVELS
+from sim.engine.calendars import DAY
+from sim.scenario.schema import CATEGORIES, LEVELS
 
 REPORTED_LEVELS = ("grid", "community", "township", "district", "department", "leadership", "social")
 
@@ -294,3 +295,17 @@ def _primary_start(t: RunTables) -> np.ndarray:
     """Service start of each request's first real visit (NaN where it was not reached)."""
     first_real = _first_real_leg(t)
     return np.where(np.isnan(t.leg_arrive[first_real]), np.nan, t.leg_start[first_real])
+
+
+def flatten(kpis: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Nested KPIs -> {'a.b.c': number}; lists (time series) are left out."""
+    out: dict[str, float] = {}
+    for key, value in kpis.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        elif isinstance(value, (bool, int | float)):
+            out[name] = float(value)
+        elif value is None:
+            out[name] = math.nan
+    return out

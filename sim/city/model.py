@@ -7,14 +7,15 @@ from typing import Any
 import mesa
 import numpy as np
 
-from sim.agents import Firm, GovernmentUnit, GridWorker, Resident, UpperDivision
-from sim.calendars import DAY
-from sim.demand import Demand, NewRequests, Population
-from sim.engine import QueueEngine
-from sim.fastengine import CompiledEngine
-from sim.planner import Legs, Planner
-from sim.requests import compile_catalogue
-from sim.structure import Structure
+from sim.city.agents import Firm, GovernmentUnit, GridWorker, Resident, UpperDivision
+from sim.city.catalogue import compile_catalogue
+from sim.city.demand import Demand, NewRequests, Population
+from sim.city.planner import Planner
+from sim.city.structure import Structure
+from sim.engine.calendars import DAY
+from sim.engine.compiled import CompiledEngine
+from sim.engine.legs import Legs
+from sim.engine.reference import QueueEngine
 
 PLAN_DAYS = 28
 
@@ -23,7 +24,7 @@ class GovernanceModel(mesa.Model):
     """A city's organisation serving its residents, firms, grid workers and upper government.
 
     Args:
-        scenario: a validated scenario dict (``sim.scenario.load_scenario``).
+        scenario: a validated scenario dict (``sim.scenario.loading.load_scenario``).
         seed: random seed; defaults to ``simulation.seed``. Every random draw of the run comes
             from ``self.rng`` (seeded once) through child streams spawned from it.
         scale: share of residents and firms created as agents; defaults to ``simulation.scale``.
