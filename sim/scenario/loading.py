@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
-from sim.scenario.reforms import apply_reforms
+from sim.scenario.reforms import apply_reforms, known_functions, unknown_function_message
 from sim.scenario.schema import LEVELS, SCENARIO, check_table
 
 BUILTIN_CALENDARS = {
@@ -134,17 +134,114 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         overrides: dotted key -> value applied after merging (e.g. ``{"simulation.seed": 3}``).
     """
     path = str(path)
-    return build_scenario(apply_overrides(read_raw(path), overrides or {}, path), path)
+    overrides = overrides or {}
+    raw = read_raw(path)
+    try:
+        return build_scenario(apply_overrides(raw, overrides, path), path)
+    except ScenarioError as exc:
+        raise _blame_file(exc, path, overrides) from None
+
+
+def _blame_reform_unit(exc: ScenarioError, created: dict[str, int]) -> ScenarioError:
+    """An error about a unit kind a reform created is the reform's: ``reforms[i]``."""
+    parts = exc.key.split(".")
+    if len(parts) >= 2 and parts[0] == "units" and parts[1] in created:
+        rest = ".".join(parts[2:])
+        return ScenarioError(exc.path, f"reforms[{created[parts[1]]}]",
+                             f"the unit kind {parts[1]!r} it creates: {rest + ': ' if rest else ''}"
+                             f"{exc.message}")
+    return exc
+
+
+def _file_chain(path: str) -> list[tuple[str, dict[str, Any]]]:
+    """(file, its own parsed content) along the ``extends`` chain, the root first."""
+    chain: list[tuple[str, dict[str, Any]]] = []
+    current: Path | None = Path(path)
+    while current is not None and current.is_file() and len(chain) < 64:
+        data = tomllib.loads(current.read_text(encoding="utf-8"))
+        chain.insert(0, (str(current), data))
+        parent = data.get("extends")
+        current = current.parent / parent if isinstance(parent, str) else None
+    return chain
+
+
+def _blame_file(exc: ScenarioError, path: str, overrides: dict[str, Any]) -> ScenarioError:
+    """Re-address an error to the file of the ``extends`` chain that holds the bad value, with the
+    key as written in that file (a parent's ``reforms[j]`` is its own j-th reform)."""
+    if exc.path != path or not exc.key:
+        return exc
+    if any(exc.key == k or exc.key.startswith(f"{k}.") or exc.key.startswith(f"{k}[")
+           for k in overrides):
+        return exc  # the value came from the command line or a sweep, not from a file
+    try:
+        chain = _file_chain(path)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return exc
+    parts = _split_key(exc.key)
+    if parts and parts[0] == "reforms" and len(parts) > 1 and isinstance(parts[1], int):
+        offset = 0
+        for file, data in chain:
+            own = data.get("reforms") if isinstance(data.get("reforms"), list) else []
+            if parts[1] < offset + len(own):
+                key = exc.key.replace(f"reforms[{parts[1]}]", f"reforms[{parts[1] - offset}]", 1)
+                return ScenarioError(file, key, exc.message)
+            offset += len(own)
+        return exc
+    best, depth = path, 0
+    for file, data in reversed(chain):  # the child first: it overrides its parents
+        node, found = data, 0
+        for part in parts:
+            in_table = isinstance(node, dict) and part in node
+            in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+            if in_table or in_list:
+                node, found = node[part], found + 1
+            else:
+                break
+        if found > depth:
+            best, depth = file, found
+    return exc if best == path else ScenarioError(best, exc.key, exc.message)
 
 
 def build_scenario(raw: dict[str, Any], path: str) -> dict[str, Any]:
-    """Validate a raw (merged) scenario dict, apply its reforms and cross-check it."""
-    scenario = check_table(raw, SCENARIO, path, "")
-    scenario["calendars"] = {**BUILTIN_CALENDARS, **scenario["calendars"]}
-    scenario = apply_reforms(scenario, path)
-    cross_check(scenario, path)
+    """Validate a raw (merged) scenario dict, apply its reforms and cross-check it.
+
+    An error is reported against the file that holds the bad value (a parent in the ``extends``
+    chain, when ``raw`` came from ``read_raw``) with the key as written there."""
+    created: dict[str, int] = {}
+    try:
+        scenario = check_table(raw, SCENARIO, path, "")
+        scenario["calendars"] = {**BUILTIN_CALENDARS, **scenario["calendars"]}
+        check_unit_functions(scenario, path)
+        scenario, created = apply_reforms(scenario, path)
+        cross_check(scenario, path)
+    except ScenarioError as exc:
+        raise _blame_reform_unit(exc, created) from None
     scenario["source"] = {"path": path, "hash": scenario_hash(scenario)}
     return scenario
+
+
+def check_unit_functions(scenario: dict[str, Any], path: str) -> None:
+    """Function names agree between requests and units (catches typos on either side).
+
+    Every function a request kind needs must be named by some unit kind, even where a '*' unit
+    would take it (a typo would otherwise go to the leaders unnoticed), unless no unit names
+    functions at all; and every function a unit kind names must be needed by some request kind.
+    """
+    named = {f for unit in scenario["units"].values() for f in unit["functions"] if f != "*"}
+    for name, kind in scenario["requests"].items():
+        needed = [(f"steps[{i}]", f) for i, f in enumerate(kind["steps"] or [])]
+        needed += [(f"function_shares.{f}", f) for f in kind["function_shares"] or {}]
+        for where, function in needed if named else []:
+            if function not in named:
+                raise ScenarioError(path, f"requests.{name}.{where}",
+                                    f"function {function!r} is named by no unit kind; "
+                                    + unknown_function_message(function, named).split("; ", 1)[1])
+    known = known_functions(scenario)
+    for name, unit in scenario["units"].items():
+        for i, function in enumerate(unit["functions"]):
+            if function != "*" and function not in known:
+                raise ScenarioError(path, f"units.{name}.functions[{i}]",
+                                    unknown_function_message(function, known))
 
 
 def scenario_hash(scenario: dict[str, Any]) -> str:

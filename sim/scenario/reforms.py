@@ -16,7 +16,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.errors import ScenarioError
-from sim.scenario.schema import LEVELS, REQUIRED, UNIT, Field, check_table
+from sim.scenario.schema import (
+    LEVELS,
+    MAX_COST,
+    MAX_COUNT,
+    MAX_HOURS,
+    MAX_KNOWLEDGE,
+    MAX_STAFF,
+    REQUIRED,
+    SEGMENTS,
+    UNIT,
+    Field,
+    check_table,
+)
 
 Scenario = dict[str, Any]
 
@@ -54,21 +66,63 @@ def reform(reform_name: str, facts: str, summary: str, /, **params: Field) -> Ca
     return register
 
 
-def apply_reforms(scenario: Scenario, path: str) -> Scenario:
-    """Validate every ``[[reforms]]`` entry and apply them in order."""
+def apply_reforms(scenario: Scenario, path: str) -> tuple[Scenario, dict[str, int]]:
+    """Validate every ``[[reforms]]`` entry and apply them in order.
+
+    Returns the reformed scenario and, for each unit kind a reform created, the index of that
+    reform (so a later error about the unit can be blamed on the reform that wrote it)."""
     checked = []
+    created: dict[str, int] = {}
     for index, entry in enumerate(scenario["reforms"]):
         key = f"reforms[{index}]"
         name = entry.get("name")
-        if name not in REFORMS:
+        if not isinstance(name, str) or name not in REFORMS:
             raise ScenarioError(path, f"{key}.name", f"unknown reform {name!r}; allowed: "
                                 + ", ".join(sorted(REFORMS)))
         params = check_table({k: v for k, v in entry.items() if k != "name"}, REFORMS[name].params,
                              path, key)
+        check_function_params(scenario, params, Context(path, key))
+        before = set(scenario["units"])
         scenario = REFORMS[name].apply(copy.deepcopy(scenario), params, Context(path, key))
+        created.update({unit: index for unit in scenario["units"] if unit not in before})
         checked.append({"name": name, **params})
     scenario["reforms"] = checked
-    return scenario
+    return scenario, created
+
+
+def known_functions(scenario: Scenario) -> set[str]:
+    """Functions some request kind needs: the only names a unit's ``functions`` may use."""
+    return {f for kind in scenario["requests"].values()
+            for f in list(kind["steps"] or []) + list(kind["function_shares"] or {})}
+
+
+def unknown_function_message(name: str, known: set[str]) -> str:
+    """'unknown function ...' with the closest known names (or all of them)."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+    hint = ("closest: " + ", ".join(close)) if close else "allowed: " + ", ".join(sorted(known))
+    return f"unknown function {name!r}: no request kind needs it; {hint}"
+
+
+def check_function_params(scenario: Scenario, params: dict[str, Any], ctx: Context) -> None:
+    """Every function a reform names (``functions``, ``roles``, module and unit maps) must exist.
+
+    Why: a typo would otherwise go to a unit that handles nothing, or, where a '*' unit exists,
+    silently to the leaders."""
+    known = known_functions(scenario)
+
+    def check(names: Any, param: str) -> None:
+        for i, name in enumerate(names or []):
+            if name != "*" and name not in known:
+                raise ctx.error(f"{param}[{i}]", unknown_function_message(name, known))
+
+    for param in ("functions", "roles"):
+        check(params.get(param), param)
+    for param in ("modules", "units"):
+        if isinstance(params.get(param), dict):
+            for entry, table in params[param].items():
+                check(table.get("functions"), f"{param}.{entry}.functions")
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -140,13 +194,14 @@ def check_calendar(scenario: Scenario, name: str, ctx: Context) -> None:
         raise ctx.error("calendar", f"unknown calendar {name!r}; allowed: {allowed}")
 
 
-def _number(default: Any, minimum: float | None = 0.0, maximum: float | None = None, help: str = "",
+def _number(default: Any, minimum: float | None = 0.0, maximum: float = MAX_KNOWLEDGE, help: str = "",
             kind: str = "number") -> Field:
     return Field(kind, default, minimum=minimum, maximum=maximum, help=help)
 
 
-def _int(default: Any, minimum: int = 1, help: str = "") -> Field:
-    return Field("int", default, minimum=minimum, help=help)
+def _int(default: Any, minimum: int = 1, maximum: int = MAX_STAFF, help: str = "") -> Field:
+    """A count or headcount (upper bound: ``MAX_STAFF``; counts of units pass ``MAX_COUNT``)."""
+    return Field("int", default, minimum=minimum, maximum=maximum, help=help)
 
 
 def _functions(help: str, default: Any = None) -> Field:
@@ -191,7 +246,7 @@ def _district_unit(s: Scenario, p: dict[str, Any], ctx: Context, functions: list
 
 @reform("districts", "E2",
         "a quasi-layer of districts between city and communities; departments post staff there",
-        count=_int(9, help="number of districts (E2: 9)"),
+        count=_int(9, maximum=MAX_COUNT, help="number of districts (E2: 9)"),
         staff=_int(REQUIRED, help="staff per district"),
         knowledge=_number(1.2, help="what a district decides"),
         functions=_functions("functions districts handle (default: personal, dispute and incident "
@@ -210,7 +265,7 @@ def districts(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
 
 @reform("governance_units", "F9, M7",
         "joint grassroots units (service centre + joint work station) between city and communities",
-        count=_int(26, help="number of units (F9: 26)"),
+        count=_int(26, maximum=MAX_COUNT, help="number of units (F9: 26)"),
         staff=_int(REQUIRED, help="staff per unit (service centre and station together)"),
         knowledge=_number(1.5, help="what a unit decides"),
         functions=_functions("functions handled (default: dispute, incident and enforcement)"),
@@ -225,9 +280,10 @@ def governance_units(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
 
 @reform("grids", "F10, E3",
         "grid network: full-service and dedicated grids with their workers; one grid, many roles",
-        full_service=_int(469, help="full-service grids (F10: 469)"),
-        dedicated=_int(15, minimum=0, help="dedicated grids (F10: 15)"),
-        micro=_int(3311, minimum=0, help="micro-grids (F10: 3,311); volunteer heads, not staff: "
+        full_service=_int(469, maximum=MAX_COUNT, help="full-service grids (F10: 469)"),
+        dedicated=_int(15, minimum=0, maximum=MAX_COUNT, help="dedicated grids (F10: 15)"),
+        micro=_int(3311, minimum=0, maximum=MAX_COUNT,
+                   help="micro-grids (F10: 3,311); volunteer heads, not staff: "
                    "recorded, not simulated"),
         workers_per_grid=_int(1, help="paid grid workers per grid"),
         knowledge=_number(None, help="what a grid worker settles (default: unchanged)"),
@@ -249,9 +305,10 @@ def grids(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
 @reform("community_centre", "E1, F8, F11, F12",
         "what the community service centre can finish, and how many communities there are",
         functions=_functions("functions added to the centre", []),
-        items=_int(None, minimum=0, help="or: finish the N most requested personal-matter functions "
+        items=_int(None, minimum=0, maximum=MAX_COUNT,
+                   help="or: finish the N most requested personal-matter functions "
                    "(F11: 159 item types, i.e. all the catalogue has)"),
-        count=_int(None, help="number of communities (E1/F8: 199 merged into 102)"),
+        count=_int(None, maximum=MAX_COUNT, help="number of communities (E1/F8: 199 merged into 102)"),
         staff=_int(None, help="staff per centre (default: unchanged)"),
         knowledge=_number(None, help="what a centre decides (default: unchanged)"))
 def community_centre(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
@@ -281,9 +338,11 @@ def _most_requested(s: Scenario, categories: tuple[str, ...]) -> list[str]:
 
 MODULE = {
     "functions": Field("list[str]", REQUIRED, help="functions the module covers"),
-    "staff": Field("int", REQUIRED, minimum=1, help="module staff"),
-    "knowledge": Field("number", 3.0, minimum=0, help="decision power (M1: non-major decisions)"),
-    "segments": Field("list[str]", ["*"], help="client segments served, e.g. above_scale_firm"),
+    "staff": Field("int", REQUIRED, minimum=1, maximum=MAX_STAFF, help="module staff"),
+    "knowledge": Field("number", 3.0, minimum=0, maximum=MAX_KNOWLEDGE,
+                       help="decision power (M1: non-major decisions)"),
+    "segments": Field("list[str]", ["*"], choices=(*SEGMENTS, "*"),
+                      help="client segments served, e.g. above_scale_firm"),
 }
 
 
@@ -326,7 +385,8 @@ def one_seal(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
         staff=_int(REQUIRED, help="team staff (M4: 78 % leaner than the norm)"),
         knowledge=_number(1.5, help="what field officers settle"),
         calendar=Field("str", "always", help="working calendar of the team"),
-        dispatch_minutes=_number(6.0, help="respond + accept + dispatch (M4: 1 + 2 + 3 minutes)"),
+        dispatch_minutes=_number(6.0, maximum=1_440,
+                                 help="respond + accept + dispatch (M4: 1 + 2 + 3 minutes)"),
         functions=_functions("enforcement functions merged (default: all enforcement functions)"),
         unit_name=Field("str", "enforcement_team", help="name of the new unit kind"))
 def one_team(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
@@ -342,7 +402,7 @@ def one_team(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
 
 @reform("platform", "M6",
         "digital dispatch platform: hand-offs in minutes, fewer misroutes, documents travel",
-        delay_hours=_number(0.1, help="mean hand-off delay between units"),
+        delay_hours=_number(0.1, maximum=MAX_HOURS, help="mean hand-off delay between units"),
         misroute_share=_number(0.02, maximum=1.0, help="share of hand-offs first sent wrong"),
         forward_without_trip=Field("bool", True, help="documents travel, not the requester"))
 def platform(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
@@ -355,9 +415,10 @@ def platform(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
         kinds=Field("map", REQUIRED, values=Field("number", minimum=0, maximum=1),
                     help="request kind -> share of its volume transferred"),
         staff=_int(REQUIRED, help="staff-equivalents the contracts buy"),
-        count=_int(1, help="number of organisations (staff is per organisation)"),
+        count=_int(1, maximum=MAX_COUNT, help="number of organisations (staff is per organisation)"),
         knowledge=_number(1.0, help="what the organisations settle; the rest goes back to government"),
-        cost_per_staff=_number(100_000.0, help="yearly purchase cost per staff-equivalent (CNY)"),
+        cost_per_staff=_number(100_000.0, maximum=MAX_COST,
+                               help="yearly purchase cost per staff-equivalent (CNY)"),
         unit_name=Field("str", "social_organisations", help="name of the new unit kind"))
 def social_transfer(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
     functions: list[str] = []
@@ -380,7 +441,7 @@ def social_transfer(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
 
 @reform("staff_share", "F6",
         "scale headcounts (all units, or some levels or unit kinds), at least one per unit",
-        share=_number(REQUIRED, minimum=0.0, help="multiplier, e.g. 0.4"),
+        share=_number(REQUIRED, minimum=0.0, maximum=10.0, help="multiplier, e.g. 0.4"),
         levels=Field("list[str]", None, choices=LEVELS, help="only units at these levels"),
         units=Field("list[str]", None, help="only these unit kinds"))
 def staff_share(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
@@ -400,8 +461,10 @@ def staff_share(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
 
 UPPER_TARGET = {
     "functions": Field("list[str]", REQUIRED, help="upper-task functions this unit faces"),
-    "staff": Field("int", None, minimum=1, help="its staff after the change (default: unchanged)"),
-    "knowledge": Field("number", None, minimum=0, help="its decision power (default: unchanged)"),
+    "staff": Field("int", None, minimum=1, maximum=MAX_STAFF,
+                   help="its staff after the change (default: unchanged)"),
+    "knowledge": Field("number", None, minimum=0, maximum=MAX_KNOWLEDGE,
+                       help="its decision power (default: unchanged)"),
 }
 
 

@@ -24,6 +24,21 @@ CATEGORIES = ("personal", "firm", "enforcement", "incident", "dispute", "upper")
 SLA_MEASURES = ("on_scene", "resolution")
 
 
+# Upper bounds of plausible values. Why: a value past them is a typo or an attack, never a
+# county; each is generous (several times the largest real case) so no real scenario meets it.
+MAX_RESIDENTS = 50_000_000  # the largest Chinese prefecture-level cities have about 30 million
+MAX_FIRMS = 20_000_000
+MAX_COUNT = 20_000  # units of one kind (J6: 1,558 third-level grids; F10: 3,311 micro-grids)
+MAX_STAFF = 10_000  # headcount of one unit
+MAX_KNOWLEDGE = 1_000.0  # difficulty scale (complexities are about 0.3-2); inf = solves everything
+MAX_MINUTES = 43_200.0  # 30 days of staff minutes for one visit
+MAX_HOURS = 8_760.0  # one year
+MAX_DAYS = 3_650  # ten years
+MAX_RATE = 10_000.0  # requests per origin agent per year (grid workers: about 365)
+MAX_COST = 10_000_000.0  # CNY per staff member per year
+MAX_SEED = 2**63 - 1
+
+
 @dataclass(frozen=True)
 class Field:
     """One key: its kind, default (``REQUIRED`` if none), allowed range or choices, and help text."""
@@ -37,6 +52,7 @@ class Field:
     values: Field | None = None  # for map of scalars (name -> number)
     help: str = ""
     exclusive_minimum: bool = False
+    allow_inf: bool = False  # +inf is a meaningful value (e.g. knowledge = inf: solves everything)
 
 
 REQUIRED = object()
@@ -52,8 +68,14 @@ def _allowed(spec: Field) -> str:
     if spec.minimum is not None:
         text += f" {'>' if spec.exclusive_minimum else '>='} {spec.minimum:g}"
     if spec.maximum is not None:
-        text += f" and <= {spec.maximum:g}"
+        text += f"{' and' if spec.minimum is not None else ''} <= {spec.maximum:g}"
+    if spec.allow_inf:
+        text += " (or inf)"
     return text
+
+
+def _control_character(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
 def _check_scalar(value: Any, spec: Field, kind: str, path: str, key: str) -> Any:
@@ -68,6 +90,8 @@ def _check_scalar(value: Any, spec: Field, kind: str, path: str, key: str) -> An
     if kind == "str":
         if not isinstance(value, str):
             raise ScenarioError(path, key, f"must be a string (got {value!r})")
+        if _control_character(value):
+            raise ScenarioError(path, key, f"must not contain control characters (got {value!r})")
         if spec.choices and value not in spec.choices:
             raise ScenarioError(path, key, f"must be {_allowed(spec)} (got {value!r})")
         return value
@@ -75,11 +99,11 @@ def _check_scalar(value: Any, spec: Field, kind: str, path: str, key: str) -> An
         raise ScenarioError(path, key, f"must be {_allowed(spec)} (got {value!r})")
     if kind == "int" and not (isinstance(value, int) or (math.isfinite(value) and value == int(value))):
         raise ScenarioError(path, key, f"must be {_allowed(spec)} (got {value!r})")
-    if math.isnan(value):
-        raise ScenarioError(path, key, f"must be {_allowed(spec)} (got nan)")
+    if not math.isfinite(value) and not (spec.allow_inf and value == math.inf):
+        raise ScenarioError(path, key, f"must be a finite number: {_allowed(spec)} (got {value!r})")
     low_bad = spec.minimum is not None and (
         value <= spec.minimum if spec.exclusive_minimum else value < spec.minimum)
-    high_bad = spec.maximum is not None and value > spec.maximum
+    high_bad = spec.maximum is not None and value > spec.maximum and value != math.inf
     if low_bad or high_bad:
         raise ScenarioError(path, key, f"must be {_allowed(spec)} (got {value!r})")
     return int(value) if kind == "int" else float(value)
@@ -150,19 +174,20 @@ CALENDAR = {
 
 UNIT = {
     "level": Field("str", REQUIRED, choices=LEVELS, help="organisation level"),
-    "count": Field("int", 1, minimum=1, help="number of units of this kind (e.g. 102 communities)"),
-    "staff": Field("int", REQUIRED, minimum=1, help="staff (headcount) per unit"),
+    "count": Field("int", 1, minimum=1, maximum=MAX_COUNT,
+                   help="number of units of this kind (e.g. 102 communities)"),
+    "staff": Field("int", REQUIRED, minimum=1, maximum=MAX_STAFF, help="staff (headcount) per unit"),
     "hours_per_week": Field("number", 40.0, minimum=0, exclusive_minimum=True, maximum=168,
                             help="contract hours of one staff member; with the calendar's open hours "
                             "this sets how many serve at once"),
     "calendar": Field("str", "office", help="name of a calendar in [calendars]"),
-    "knowledge": Field("number", REQUIRED, minimum=0,
+    "knowledge": Field("number", REQUIRED, minimum=0, maximum=MAX_KNOWLEDGE, allow_inf=True,
                        help="solves requests whose difficulty is at most this (inf = all)"),
     "functions": Field("list[str]", REQUIRED,
                        help="functions (item classes) this unit may handle; '*' = all"),
     "segments": Field("list[str]", ["*"], choices=(*SEGMENTS, "*"),
                       help="client segments served; '*' = all"),
-    "cost_per_staff": Field("number", 150_000.0, minimum=0,
+    "cost_per_staff": Field("number", 150_000.0, minimum=0, maximum=MAX_COST,
                             help="yearly cost of one staff member (CNY)"),
     "joint_review": Field("bool", False,
                           help="consecutive steps merged here share their review periods"),
@@ -176,12 +201,13 @@ REQUEST = {
     "origin": Field("str", REQUIRED, choices=ORIGINS, help="which agents create it"),
     "segment": Field("str", "any", choices=("any", "small_firm", "above_scale_firm"),
                      help="for firm requests: which firms create it"),
-    "rate_per_year": Field("number", REQUIRED, minimum=0, help="requests per origin agent per year"),
-    "complexity": Field("number", REQUIRED, minimum=0, exclusive_minimum=True,
+    "rate_per_year": Field("number", REQUIRED, minimum=0, maximum=MAX_RATE,
+                           help="requests per origin agent per year"),
+    "complexity": Field("number", REQUIRED, minimum=0, exclusive_minimum=True, maximum=MAX_KNOWLEDGE,
                         help="mean difficulty (exponential); compared with unit knowledge"),
-    "service_minutes": Field("number", REQUIRED, minimum=0, exclusive_minimum=True,
+    "service_minutes": Field("number", REQUIRED, minimum=0, exclusive_minimum=True, maximum=MAX_MINUTES,
                              help="mean staff minutes per visit"),
-    "visit_minutes": Field("number", 0.0, minimum=0,
+    "visit_minutes": Field("number", 0.0, minimum=0, maximum=MAX_MINUTES,
                            help="staff minutes per visit on top of the steps' service (intake, file "
                            "opening); a visit covering several steps pays it once"),
     "service_cv": Field("number", 1.0, minimum=0, maximum=5,
@@ -192,12 +218,12 @@ REQUEST = {
     "authority": Field("list[str]", REQUIRED, choices=LEVELS,
                        help="levels that may decide it, any order"),
     "steps": Field("list[str]", None, help="functions handled in sequence (multi-step matters)"),
-    "lead_days": Field("list[number]", None, minimum=0,
+    "lead_days": Field("list[number]", None, minimum=0, maximum=365,
                        help="working days of review after each step (same length as steps)"),
-    "function_shares": Field("map", None, values=Field("number", minimum=0),
+    "function_shares": Field("map", None, values=Field("number", minimum=0, maximum=1e6),
                              help="single-step matter: function drawn with these weights"),
-    "travel_minutes": Field("number", 0.0, minimum=0, help="staff travel before service"),
-    "sla_hours": Field("number", None, minimum=0, exclusive_minimum=True,
+    "travel_minutes": Field("number", 0.0, minimum=0, maximum=1_440, help="staff travel before service"),
+    "sla_hours": Field("number", None, minimum=0, exclusive_minimum=True, maximum=MAX_HOURS,
                        help="service-level target in hours"),
     "sla_measure": Field("str", "resolution", choices=SLA_MEASURES, help="what the SLA times"),
     "arrival_calendar": Field("str", "always", help="calendar during which requests arise"),
@@ -209,24 +235,27 @@ SCENARIO = {
     "name": Field("str", REQUIRED, help="short name shown in tables"),
     "description": Field("str", "", help="one paragraph"),
     "population": Field("table", {}, schema={
-        "residents": Field("int", REQUIRED, minimum=1, help="resident population"),
-        "firms": Field("int", 0, minimum=0, help="registered market entities"),
+        "residents": Field("int", REQUIRED, minimum=1, maximum=MAX_RESIDENTS, help="resident population"),
+        "firms": Field("int", 0, minimum=0, maximum=MAX_FIRMS, help="registered market entities"),
         "above_scale_share": Field("number", 0.0, minimum=0, maximum=1,
                                    help="share of firms that are above-scale industrial firms"),
-        "upper_divisions": Field("int", 0, minimum=0, help="upper-government divisions tasking the city"),
+        "upper_divisions": Field("int", 0, minimum=0, maximum=MAX_COUNT,
+                                 help="upper-government divisions tasking the city"),
     }),
     "simulation": Field("table", {}, schema={
-        "days": Field("int", 365, minimum=1, help="simulated days"),
+        "days": Field("int", 365, minimum=1, maximum=MAX_DAYS, help="simulated days"),
         "scale": Field("number", 1.0, minimum=0, maximum=1, exclusive_minimum=True,
                        help="share of residents and firms instantiated as agents"),
-        "seed": Field("int", 1, minimum=0, help="random seed"),
+        "seed": Field("int", 1, minimum=0, maximum=MAX_SEED, help="random seed"),
         "engine": Field("str", "compiled", choices=("compiled", "reference"),
                         help="queueing core: compiled (Numba) or the reference Python loop; same results"),
-        "warmup_days": Field("int", 0, minimum=0, help="days excluded from KPIs (capped at run/4)"),
+        "warmup_days": Field("int", 0, minimum=0, maximum=MAX_DAYS,
+                             help="days excluded from KPIs (capped at run/4)"),
     }),
     "handoff": Field("table", {}, schema={
-        "delay_hours": Field("number", 0.0, minimum=0, help="mean hand-off delay between units"),
-        "dispatch_hours": Field("number", None, minimum=0,
+        "delay_hours": Field("number", 0.0, minimum=0, maximum=MAX_HOURS,
+                             help="mean hand-off delay between units"),
+        "dispatch_hours": Field("number", None, minimum=0, maximum=MAX_HOURS,
                                 help="mean delay from report to the first unit for dispatched "
                                 "requests (default: delay_hours)"),
         "delay_cv": Field("number", 1.0, minimum=0, maximum=5, help="its coefficient of variation"),
@@ -234,7 +263,7 @@ SCENARIO = {
                              help="coefficient of variation of dispatch delay (default: delay_cv)"),
         "misroute_share": Field("number", 0.0, minimum=0, maximum=1,
                                 help="share of hand-offs first sent to a wrong unit"),
-        "screening_minutes": Field("number", 10.0, minimum=0,
+        "screening_minutes": Field("number", 10.0, minimum=0, maximum=1_440,
                                    help="staff minutes a wrong unit spends before sending it back"),
         "forward_without_trip": Field("bool", False,
                                       help="documents travel between units, not the requester"),
