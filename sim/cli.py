@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -99,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--independent-seeds", action="store_true",
                        help="seed each scenario separately (default: common seeds across scenarios)")
     batch.add_argument("--in-flight", type=int, help=argparse.SUPPRESS)
+    batch.add_argument("--max-runs", type=int, default=10_000,
+                       help="refuse a batch of more runs than this (default 10,000)")
 
     sens = sub.add_parser("sensitivity", help="Sobol indices of KPIs over a sweep's parameter ranges",
                           description="First-order and total Sobol indices with bootstrap 95 %% CIs for "
@@ -111,12 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--scale", type=float, help="agent sample share (default: the scenario's)")
     sens.add_argument("--workers", type=int, help="local processes (default: cores)")
     sens.add_argument("--out", default="results/sensitivity", help="output folder")
+    sens.add_argument("--max-runs", type=int, default=10_000,
+                      help="refuse a study of more runs than this (default 10,000)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_flags(args)
         commands = {"run": _run, "compare": _compare, "validate": _validate, "attribute": _attribute,
                     "batch": _batch, "sensitivity": _sensitivity, "plot": _plot}
         return commands[args.command](args)
@@ -161,9 +167,8 @@ def _compare(args: argparse.Namespace) -> int:
     from sim.experiments.executors import executor_for
     from sim.scenario.loading import load_scenario
 
-    _positive(args.reps, "--reps")
-    _positive(args.workers, "--workers")
-    settings = {"simulation.scale": args.scale, **({"simulation.days": args.days} if args.days else {})}
+    settings = {"simulation.scale": args.scale,
+                **({"simulation.days": args.days} if args.days is not None else {})}
     for path in args.scenarios:  # validate all before running any
         load_scenario(path, settings)
     specs = plan_batch(args.scenarios, args.reps, [{}], args.seed, args.scale, args.days)
@@ -216,17 +221,65 @@ def _progress(done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-def _positive(value: int | None, option: str) -> None:
-    if value is not None and value < 1:
-        raise ScenarioError("command line", option, f"must be an integer >= 1 (got {value})")
+FLAG_RANGES = {  # option: (lowest, highest); why: a flag past these is a typo, not a study
+    "seed": (0, 2**63 - 1), "days": (1, 3_650), "reps": (1, 10_000), "workers": (1, 1_024),
+    "in_flight": (1, 100_000), "n": (1, 2**20), "max_runs": (1, 10_000_000),
+}
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Every option is checked before any work starts, so a typo costs nothing."""
+    import math
+
+    for name, (low, high) in FLAG_RANGES.items():
+        value = getattr(args, name, None)
+        if value is not None and not low <= value <= high:
+            raise ScenarioError("command line", f"--{name.replace('_', '-')}",
+                                f"must be an integer from {low:,} to {high:,} (got {value})")
+    scale = getattr(args, "scale", None)
+    if scale is not None and not (math.isfinite(scale) and 0 < scale <= 1):
+        raise ScenarioError("command line", "--scale", f"must be a number > 0 and <= 1 (got {scale})")
+    n = getattr(args, "n", None)
+    if n is not None and n & (n - 1):
+        raise ScenarioError("command line", "--n", f"must be a power of two (got {n})")
+    scheduler = getattr(args, "scheduler", None)
+    if scheduler is not None and not re.fullmatch(r"(tcp|tls|ucx|inproc)://[^\s/:]+(:\d{1,5})?/?", scheduler):
+        raise ScenarioError("command line", "--scheduler",
+                            f"must be an address such as tcp://10.0.0.5:8786 (got {scheduler!r})")
+    for option in ("out", "folder"):
+        if getattr(args, option, None) is not None:
+            _check_writable(getattr(args, option), f"--{option}" if option == "out" else "DIR",
+                            must_exist=option == "folder")
+
+
+def _check_writable(out: str, option: str, must_exist: bool = False) -> None:
+    """The folder (or the nearest folder above it that exists) must be a writable folder."""
+    path = Path(out)
+    if "\0" in out:
+        raise ScenarioError("command line", option, "must not contain a NUL character")
+    if path.exists() and not path.is_dir():
+        raise ScenarioError(out, option, "exists and is not a folder; give a folder path")
+    if must_exist and not path.is_dir():
+        raise ScenarioError(out, option, "no such folder")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ScenarioError(out, option, f"{existing} is a file, so the folder cannot be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ScenarioError(out, option, f"{existing} is not writable")
+
+
+def _check_runs(count: int, args: argparse.Namespace) -> None:
+    if count > args.max_runs:
+        raise ScenarioError("command line", "--max-runs", f"this would start {count:,} runs; at most "
+                            f"{args.max_runs:,} (raise --max-runs if you mean it)")
 
 
 def _validate(args: argparse.Namespace) -> int:
     from sim.experiments.validation import PRESETS, run_validation, write_validation_csv
     from sim.report.tables import render_table
 
-    _positive(args.reps, "--reps")
-    _positive(args.workers, "--workers")
     folder = Path(args.scenarios)
     for preset in PRESETS:  # one-line errors before anything runs
         from sim.scenario.loading import load_scenario
@@ -258,8 +311,6 @@ def _attribute(args: argparse.Namespace) -> int:
     from sim.report.tables import render_table
     from sim.scenario.loading import load_scenario
 
-    _positive(args.reps, "--reps")
-    _positive(args.workers, "--workers")
     base, target = load_scenario(args.base), load_scenario(args.target)
     out = _check_out(args.out)
     rows = attribute(args.base, args.target, args.reps, args.scale, args.days, args.workers, _progress)
@@ -276,36 +327,20 @@ def _attribute(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_sweep_points(sweep_path: str, scenarios: list[str], points: list[dict[str, Any]]) -> None:
-    """Every sweep value must make a valid scenario: report the sweep key, not a later crash."""
-    from sim.scenario.loading import load_scenario
-
-    for scenario in scenarios:
-        for point in points:
-            for name, value in point.items():
-                try:
-                    load_scenario(scenario, {name: value})
-                except ScenarioError as exc:
-                    raise ScenarioError(sweep_path, f"parameters.{name}",
-                                        f"value {value!r} does not fit {scenario}: {exc.key}: {exc.message}"
-                                        ) from None
-
-
 def _batch(args: argparse.Namespace) -> int:
     from sim.experiments.batch import batch_identity, plan_batch, run_batch
     from sim.experiments.executors import executor_for
-    from sim.experiments.sweep import load_sweep
+    from sim.experiments.sweep import check_points, load_sweep
     from sim.scenario.loading import load_scenario
 
-    for option in ("reps", "workers", "in_flight"):
-        _positive(getattr(args, option), f"--{option.replace('_', '-')}")
     settings = (("scale", args.scale), ("days", args.days))
     overrides = {f"simulation.{k}": v for k, v in settings if v is not None}
     for path in args.scenarios:
         load_scenario(path, overrides)
     points = load_sweep(args.sweep, args.seed).points if args.sweep else [{}]
+    _check_runs(len(points) * args.reps * len(args.scenarios), args)
     if args.sweep:
-        _check_sweep_points(args.sweep, args.scenarios, points)
+        check_points(args.sweep, args.scenarios, points)
     specs = plan_batch(args.scenarios, args.reps, points, args.seed, args.scale, args.days,
                        args.keep_requests, common_seeds=not args.independent_seeds)
     identity = batch_identity(args.scenarios, specs, points, args.reps, args.seed, args.scale, args.days,
@@ -322,20 +357,18 @@ def _batch(args: argparse.Namespace) -> int:
 def _sensitivity(args: argparse.Namespace) -> int:
     from sim.experiments.executors import executor_for
     from sim.experiments.sensitivity import model_function, sobol_analysis, table_rows
-    from sim.experiments.sweep import load_sweep
+    from sim.experiments.sweep import check_points, corner_points, load_sweep
     from sim.outputs.files import write_json
     from sim.report.tables import render_table
     from sim.scenario.loading import load_scenario
 
-    _positive(args.n, "--n")
-    if args.n & (args.n - 1):
-        raise ScenarioError("command line", "--n", f"must be a power of two (got {args.n})")
     sweep = load_sweep(args.sweep, args.seed, sensitivity=True)
     if not sweep.scenario or not sweep.outputs:
         raise ScenarioError(args.sweep, "scenario" if not sweep.scenario else "outputs",
                             "is required for the sensitivity command")
     load_scenario(sweep.scenario)
-    _check_sweep_points(args.sweep, [sweep.scenario], sweep.points)
+    _check_runs(args.n * (len(sweep.names) + 2), args)
+    check_points(args.sweep, [sweep.scenario], corner_points(sweep))
     names = sweep.names
     integer = [sweep.integer[n] for n in names]
     out = _check_out(args.out)

@@ -268,6 +268,7 @@ class CompiledEngine:
         n_req, leg0, req0 = len(created), self._n_legs, self._n_req
         if n_req == 0:
             return
+        _check_inputs(created, legs, len(self._n_servers))
         counts, first = leg_layout(n_req, legs, leg0)
         n_legs = leg0 + len(legs)
         for name, fill in (("_unit", None), ("_req", None), ("_service", None), ("_lead", None),
@@ -337,6 +338,21 @@ class CompiledEngine:
 
     def leg_service(self) -> np.ndarray:
         return self._service[: self._n_legs].copy()
+
+
+def _check_inputs(created: np.ndarray, legs: Legs, n_units: int) -> None:
+    """Guard the compiled kernel: it indexes without bounds checks, so a bad unit index or a
+    non-finite time would corrupt memory (a segmentation fault) instead of raising. Scenario
+    validation keeps users' values finite and bounded; this catches a bug before the kernel."""
+    times = (("created", created), ("service", legs.service), ("lead_days", legs.lead_days),
+             ("handoff", legs.handoff))
+    for name, values in times:
+        if len(values) and not (np.isfinite(values).all() and values.min() >= 0):
+            raise ValueError(f"compiled core: {name} must be finite and >= 0")
+    if len(legs.unit) and (legs.unit.min() < 0 or legs.unit.max() >= n_units):
+        raise ValueError(f"compiled core: unit index outside 0..{n_units - 1}")
+    if len(legs.request) and (legs.request.min() < 0 or legs.request.max() >= len(created)):
+        raise ValueError("compiled core: leg of an unknown request")
 
 
 def warm_up() -> None:

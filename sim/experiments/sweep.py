@@ -16,6 +16,8 @@ sweep and the batch seed, so every worker and every resumed batch sees the same 
 from __future__ import annotations
 
 import itertools
+import math
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,16 +30,20 @@ from sim.errors import ScenarioError
 from sim.scenario.schema import Field, check_table
 
 DESIGNS = ("grid", "lhs", "sobol")
+MAX_POINTS = 100_000
+"""A sweep with more points is refused before any is generated (each point is at least one run)."""
+KEY_PIECE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\[\d+\])*$")
 
 PARAMETER = {
     "values": Field("list[any]", None, help="discrete values (numbers, strings or true/false)"),
     "range": Field("list[any]", None, help="[low, high] for a continuous parameter (two integers: integers)"),
-    "steps": Field("int", None, minimum=2, help="grid design: evenly spaced points over the range"),
+    "steps": Field("int", None, minimum=2, maximum=MAX_POINTS,
+                   help="grid design: evenly spaced points over the range"),
 }
 
 SWEEP = {
     "design": Field("str", "grid", choices=DESIGNS, help="how points are chosen"),
-    "samples": Field("int", None, minimum=1, help="number of points (lhs, sobol)"),
+    "samples": Field("int", None, minimum=1, maximum=MAX_POINTS, help="number of points (lhs, sobol)"),
     "scenario": Field("str", None, help="scenario file (sensitivity command), relative to the sweep"),
     "outputs": Field("list[str]", None, help="KPIs to analyse (sensitivity command), flattened names"),
     "parameters": Field("map", {}, schema=PARAMETER, help="scenario key -> values or range"),
@@ -68,6 +74,10 @@ def load_sweep(path: str | Path, seed: int = 0, sensitivity: bool = False) -> Sw
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(path), "", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(str(path), "", "not a UTF-8 text file") from None
+    except OSError as exc:
+        raise ScenarioError(str(path), "", f"cannot be read ({exc.strerror})") from None
     cfg = check_table(raw, SWEEP, str(path), "")
     if not cfg["parameters"]:
         raise ScenarioError(str(path), "parameters", "must name at least one scenario key to vary")
@@ -86,12 +96,27 @@ def load_sweep(path: str | Path, seed: int = 0, sensitivity: bool = False) -> Sw
         raise ScenarioError(str(path), "samples", f"is required for design '{cfg['design']}'")
     if cfg["design"] == "sobol" and cfg["samples"] & (cfg["samples"] - 1):
         raise ScenarioError(str(path), "samples", f"must be a power of two for sobol (got {cfg['samples']})")
+    count = point_count(cfg)
+    if count > MAX_POINTS:
+        raise ScenarioError(str(path), "parameters", f"the {cfg['design']} design has {count:,} points; "
+                            f"at most {MAX_POINTS:,} (fewer values, steps or samples)")
     return Sweep(str(path), cfg["design"], names, _points(cfg, seed), scenario, cfg["outputs"], ranges,
                  integer)
 
 
+def point_count(cfg: dict[str, Any]) -> int:
+    """Points the design will generate, computed without generating them."""
+    if cfg["design"] != "grid":
+        return int(cfg["samples"])
+    return math.prod(len(s["values"]) if s["values"] is not None else s["steps"]
+                     for s in cfg["parameters"].values())
+
+
 def _check_parameter(path: str, name: str, spec: dict[str, Any], design: str) -> None:
     key = f"parameters.{name}"
+    if not name or not all(KEY_PIECE.match(piece) for piece in name.split(".")):
+        raise ScenarioError(path, f"parameters.{name!r}", "must be a scenario key path such as "
+                            "'handoff.delay_hours' or 'reforms.one_seal.staff' (names joined by dots)")
     if (spec["values"] is None) == (spec["range"] is None):
         raise ScenarioError(path, key, "give exactly one of 'values' (a list) or 'range' ([low, high])")
     if spec["values"] is not None and not spec["values"]:
@@ -100,6 +125,8 @@ def _check_parameter(path: str, name: str, spec: dict[str, Any], design: str) ->
         low_high = spec["range"]
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in low_high):
             raise ScenarioError(path, f"{key}.range", f"must be two numbers (got {low_high})")
+        if not all(math.isfinite(v) for v in low_high):
+            raise ScenarioError(path, f"{key}.range", f"must be finite numbers (got {low_high})")
         if len(low_high) != 2 or not low_high[0] < low_high[1]:
             raise ScenarioError(path, f"{key}.range", f"must be [low, high] with low < high (got {low_high})")
         if design == "grid" and spec["steps"] is None:
@@ -147,3 +174,35 @@ def _points(cfg: dict[str, Any], seed: int) -> list[dict[str, Any]]:
     unit = engine.random(cfg["samples"])
     columns = {name: _from_unit(spec, unit[:, j]) for j, (name, spec) in enumerate(specs.items())}
     return [{name: columns[name][i] for name in names} for i in range(cfg["samples"])]
+
+
+def check_points(sweep_path: str, scenarios: list[str], points: list[dict[str, Any]]) -> None:
+    """Every point, as a whole, must make a valid scenario of every file: a point's values can be
+    valid one by one and not together (an opening hour after the closing hour), and a batch whose
+    runs all fail is a worse answer than one line now. Each file is read once."""
+    from sim.scenario.loading import apply_overrides, build_scenario, read_raw
+
+    for scenario in scenarios:
+        raw = read_raw(scenario)
+        for index, point in enumerate(points):
+            try:
+                build_scenario(apply_overrides(raw, point, scenario), scenario)
+            except ScenarioError as exc:
+                values = ", ".join(f"{k} = {v!r}" for k, v in point.items())
+                raise ScenarioError(sweep_path, "parameters", f"point {index} ({values}) does not fit "
+                                    f"{scenario}: {exc.key}: {exc.message}") from None
+
+
+def corner_points(sweep: Sweep, max_corners: int = 1024) -> list[dict[str, Any]]:
+    """The middle and the corners of the parameter box (every low/high combination, up to
+    ``max_corners``): a sensitivity study samples the whole box, so its extremes must be valid
+    together, not only one by one."""
+    names = sweep.names
+    corners = [dict(zip(names, combo, strict=True)) for combo in itertools.islice(
+        itertools.product(*[[_typed(sweep, n, sweep.ranges[n][0]), _typed(sweep, n, sweep.ranges[n][1])]
+                            for n in names]), max_corners)]
+    return [*sweep.points, *corners]
+
+
+def _typed(sweep: Sweep, name: str, value: float) -> int | float:
+    return int(value) if sweep.integer[name] else float(value)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
+from sim.scenario.footprint import check_footprint
 from sim.scenario.reforms import apply_reforms, known_functions, unknown_function_message
 from sim.scenario.schema import LEVELS, SCENARIO, check_table
 
@@ -216,6 +217,7 @@ def build_scenario(raw: dict[str, Any], path: str) -> dict[str, Any]:
         cross_check(scenario, path)
     except ScenarioError as exc:
         raise _blame_reform_unit(exc, created) from None
+    check_footprint(scenario, path)
     scenario["source"] = {"path": path, "hash": scenario_hash(scenario)}
     return scenario
 

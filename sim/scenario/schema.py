@@ -82,6 +82,10 @@ def _check_scalar(value: Any, spec: Field, kind: str, path: str, key: str) -> An
     if kind == "any":
         if not isinstance(value, str | bool | int | float):
             raise ScenarioError(path, key, f"must be a number, string or true/false (got {value!r})")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ScenarioError(path, key, f"must be a finite number (got {value!r})")
+        if isinstance(value, str) and _control_character(value):
+            raise ScenarioError(path, key, f"must not contain control characters (got {value!r})")
         return value
     if kind == "bool":
         if not isinstance(value, bool):
