@@ -32,6 +32,29 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=int, help="days to simulate (default: the scenario's)")
 
 
+def _set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a scenario key (TOML value), e.g. --set handoff.delay_hours=4 "
+                        "or --set reforms.platform.delay_hours=0.5; repeatable")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``--set`` pairs (values read as TOML, else as text) plus --seed, --scale and --days."""
+    import tomllib
+
+    out: dict[str, Any] = {}
+    for item in args.set:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ScenarioError("command line", "--set", f"must be KEY=VALUE (got {item!r})")
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = text
+    settings = {f"simulation.{k}": v for k, v in _settings(args).items() if v is not None}
+    return {**out, **settings}
+
+
 def _replicated(parser: argparse.ArgumentParser, reps: int, out: str) -> None:
     """Options of the commands that run replications on a pool of workers."""
     parser.add_argument("--reps", type=int, default=reps, help=f"replications (default {reps})")
@@ -50,7 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
                          "requests.parquet, kpis.json and metadata.json into --out.")
     run.add_argument("scenario", help="scenario TOML file")
     _common(run)
+    _set_option(run)
     run.add_argument("--out", help="output folder (default: results/<scenario name>)")
+    show = sub.add_parser("show", help="print the scenario as it will run (extends, overrides, reforms)",
+                          description="Print the final, fully resolved scenario: the extends chain "
+                          "merged, --set overrides applied, defaults filled and every reform applied, "
+                          "as TOML (or JSON). What this prints is what `run` simulates.")
+    show.add_argument("scenario", help="scenario TOML file")
+    _common(show)
+    _set_option(show)
+    show.add_argument("--json", action="store_true", help="print JSON instead of TOML")
     compare = sub.add_parser("compare", help="run scenarios side by side; KPI table, figures, HTML report",
                              description="Run the scenarios through the batch machinery (same seeds "
                              "for replication r of every scenario), print the KPIs side by side with "
@@ -124,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _check_flags(args)
         commands = {"run": _run, "compare": _compare, "validate": _validate, "attribute": _attribute,
-                    "batch": _batch, "sensitivity": _sensitivity, "plot": _plot}
+                    "batch": _batch, "sensitivity": _sensitivity, "plot": _plot,
+                    "show": _show}
         return commands[args.command](args)
     except ScenarioError as exc:
         sys.stderr.write(exc.one_line() + "\n")
@@ -151,14 +184,39 @@ def _check_out(out: str) -> Path:
 
 def _run(args: argparse.Namespace) -> int:
     from sim.experiments.api import run_scenario, write_run
+    from sim.outputs.files import safe_slug
     from sim.report.tables import kpi_rows, render_table
+    from sim.scenario.loading import load_scenario
 
-    result = run_scenario(args.scenario, **_settings(args))
-    out = _check_out(args.out or f"results/{result.metadata['scenario']}")
+    config = load_scenario(args.scenario, _overrides(args))
+    out = _check_out(args.out or f"results/{safe_slug(config['name'])}")
+    result = run_scenario(config)
     write_run(result, out)
     print(render_table(["KPI", result.metadata["scenario"]], kpi_rows([result.kpis])))
     print(f"\nwrote {out}/requests.parquet, kpis.json, metadata.json "
           f"({result.metadata['wall_seconds']:.1f} s)")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    import json
+
+    from sim.scenario.loading import load_scenario
+    from sim.scenario.toml_writer import dumps
+
+    config = load_scenario(args.scenario, _overrides(args))
+    source = config.pop("source")
+    if args.json:
+        print(json.dumps({**config, "source": source}, indent=2, default=str))
+    else:  # the reforms are already applied, so they are listed as comments, not as [[reforms]]
+        reforms = config.pop("reforms")
+        print(f"# {config['name']}: resolved from {source['path']} (scenario hash {source['hash'][:12]})")
+        print("# extends merged, overrides set, defaults filled and these reforms applied, in order:")
+        for i, reform in enumerate(reforms):
+            params = ", ".join(f"{k} = {v!r}" for k, v in reform.items() if k != "name" and v is not None)
+            print(f"#   reforms[{i}] {reform['name']}" + (f": {params}" if params else ""))
+        print("# This file runs as it stands (python run.py run FILE) and gives the same structure.\n")
+        print(dumps(config))
     return 0
 
 

@@ -32,7 +32,7 @@ from sim.scenario.loading import load_scenario, read_raw
 from sim.scenario.reforms import REFORMS
 from sim.scenario.schema import SCENARIO, Field
 from tests.conftest import ROOT, SCENARIOS
-from tests.toml_writer import dumps
+from sim.scenario.toml_writer import dumps
 
 TOWNSHIP = SCENARIOS / "township.toml"
 QUICK = ["--days", "3", "--scale", "0.002"]
@@ -386,3 +386,38 @@ def test_fuzz_reaches_both_outcomes(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_root_files_untouched() -> None:
     assert not (ROOT / "etc").exists()
+
+
+SWEEPS = {p.name: __import__("tomllib").loads(p.read_text()) for p in (SCENARIOS / "sweeps").glob("*.toml")}
+
+
+@settings(max_examples=max(20, FUZZ_EXAMPLES // 4), deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(mutations=st.lists(mutation, min_size=1, max_size=2), which=st.sampled_from(sorted(SWEEPS)))
+def test_fuzz_shipped_sweeps(mutations: list, which: str, tmp_path_factory: pytest.TempPathFactory,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path_factory.mktemp("fuzzsweep")
+    raw = copy.deepcopy(SWEEPS[which])
+    raw.pop("scenario", None)  # batch runs the scenario named on the command line
+    raw.pop("outputs", None)
+    for _, pick, how, weird, factor, name in mutations:
+        paths = _paths(raw)
+        value = {"name": name, "scale": factor}.get(how, weird)
+        raw = _mutate(raw, paths[pick % len(paths)], "replace" if how == "name" else how, value)
+    try:
+        text = dumps(raw)
+    except (TypeError, KeyError):
+        return
+    sweep = folder / "sweep.toml"
+    sweep.write_text(text, encoding="utf-8")
+    out = folder / "out"
+    code, err = cli(capsys, "batch", str(TOWNSHIP), "--sweep", str(sweep), "--reps", "1", *QUICK,
+                    "--workers", "1", "--max-runs", "40", "--out", str(out))
+    assert code in (0, 2), err
+    if code == 2:
+        one_line(code, err)
+    else:
+        assert (out / "runs.parquet").is_file()
+    if os.environ.get("FUZZ_STATS"):
+        with open(os.environ["FUZZ_STATS"] + ".sweeps", "a") as stats:
+            stats.write(f"{'ran' if code == 0 else 'rejected'}\t{err.strip()[-150:]}\n")

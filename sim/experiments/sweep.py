@@ -180,13 +180,16 @@ def check_points(sweep_path: str, scenarios: list[str], points: list[dict[str, A
     """Every point, as a whole, must make a valid scenario of every file: a point's values can be
     valid one by one and not together (an opening hour after the closing hour), and a batch whose
     runs all fail is a worse answer than one line now. Each file is read once."""
-    from sim.scenario.loading import apply_overrides, build_scenario, read_raw
+    from sim.scenario.loading import build_scenario, read_raw
+    from sim.scenario.overrides import apply_overrides, check_overrides_kept
 
     for scenario in scenarios:
         raw = read_raw(scenario)
         for index, point in enumerate(points):
             try:
-                build_scenario(apply_overrides(raw, point, scenario), scenario)
+                built = build_scenario(apply_overrides(raw, point, scenario), scenario)
+                if index == 0:  # a parameter a reform overwrites is refused, not swept in vain
+                    check_overrides_kept(raw, point, scenario, build_scenario, built)
             except ScenarioError as exc:
                 values = ", ".join(f"{k} = {v!r}" for k, v in point.items())
                 raise ScenarioError(sweep_path, "parameters", f"point {index} ({values}) does not fit "

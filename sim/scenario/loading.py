@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
+from sim.scenario.blame import blame_file, blame_reform_unit
 from sim.scenario.footprint import check_footprint
+from sim.scenario.overrides import apply_overrides, check_overrides_kept
 from sim.scenario.reforms import apply_reforms, known_functions, unknown_function_message
 from sim.scenario.schema import LEVELS, SCENARIO, check_table
 
@@ -73,60 +75,6 @@ def read_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return merged
 
 
-def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], path: str) -> dict[str, Any]:
-    """Set dotted keys on a raw scenario, e.g. from the command line or a sweep.
-
-    A key is a dotted path: ``simulation.scale``, ``units.township_office.staff``. A reform's
-    parameter is addressed by position or by name (the first reform of that name):
-    ``reforms[3].staff`` or ``reforms.one_seal.staff``.
-    """
-    out = copy.deepcopy(raw)
-    for dotted, value in overrides.items():
-        node: Any = out
-        parts = _split_key(dotted)
-        for _i, part in enumerate(parts[:-1]):
-            node = _child(node, part, dotted, path, create=True)
-        last = parts[-1]
-        if isinstance(node, list) or not isinstance(node, dict):
-            raise ScenarioError(path, dotted, f"'{last}' cannot be set here")
-        node[last] = value
-    return out
-
-
-def _split_key(dotted: str) -> list[str | int]:
-    parts: list[str | int] = []
-    for piece in dotted.split("."):
-        name, _, rest = piece.partition("[")
-        if name:
-            parts.append(name)
-        while rest:
-            index, _, rest = rest.partition("]")
-            parts.append(int(index) if index.isdigit() else index)
-            rest = rest.lstrip("[")
-    return parts
-
-
-def _child(node: Any, part: str | int, dotted: str, path: str, create: bool) -> Any:
-    if isinstance(node, list):
-        if isinstance(part, int):
-            if part >= len(node):
-                raise ScenarioError(path, dotted, f"index {part} is out of range (the list has {len(node)})")
-            return node[part]
-        named = [item for item in node if isinstance(item, dict) and item.get("name") == part]
-        if not named:
-            names = [item.get("name") for item in node if isinstance(item, dict)]
-            raise ScenarioError(path, dotted, f"no reform named '{part}'; allowed: "
-                                + ", ".join(map(str, names)))
-        return named[0]
-    if not isinstance(node, dict):
-        raise ScenarioError(path, dotted, f"'{part}' is inside a value that is not a table")
-    if part not in node:
-        if not create:
-            raise ScenarioError(path, dotted, f"no key '{part}'")
-        node[part] = {}
-    return node[part]
-
-
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read, merge, override, fill defaults and validate a scenario; return the plain dict.
 
@@ -138,69 +86,11 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     overrides = overrides or {}
     raw = read_raw(path)
     try:
-        return build_scenario(apply_overrides(raw, overrides, path), path)
+        scenario = build_scenario(apply_overrides(raw, overrides, path), path)
     except ScenarioError as exc:
-        raise _blame_file(exc, path, overrides) from None
-
-
-def _blame_reform_unit(exc: ScenarioError, created: dict[str, int]) -> ScenarioError:
-    """An error about a unit kind a reform created is the reform's: ``reforms[i]``."""
-    parts = exc.key.split(".")
-    if len(parts) >= 2 and parts[0] == "units" and parts[1] in created:
-        rest = ".".join(parts[2:])
-        return ScenarioError(exc.path, f"reforms[{created[parts[1]]}]",
-                             f"the unit kind {parts[1]!r} it creates: {rest + ': ' if rest else ''}"
-                             f"{exc.message}")
-    return exc
-
-
-def _file_chain(path: str) -> list[tuple[str, dict[str, Any]]]:
-    """(file, its own parsed content) along the ``extends`` chain, the root first."""
-    chain: list[tuple[str, dict[str, Any]]] = []
-    current: Path | None = Path(path)
-    while current is not None and current.is_file() and len(chain) < 64:
-        data = tomllib.loads(current.read_text(encoding="utf-8"))
-        chain.insert(0, (str(current), data))
-        parent = data.get("extends")
-        current = current.parent / parent if isinstance(parent, str) else None
-    return chain
-
-
-def _blame_file(exc: ScenarioError, path: str, overrides: dict[str, Any]) -> ScenarioError:
-    """Re-address an error to the file of the ``extends`` chain that holds the bad value, with the
-    key as written in that file (a parent's ``reforms[j]`` is its own j-th reform)."""
-    if exc.path != path or not exc.key:
-        return exc
-    if any(exc.key == k or exc.key.startswith(f"{k}.") or exc.key.startswith(f"{k}[")
-           for k in overrides):
-        return exc  # the value came from the command line or a sweep, not from a file
-    try:
-        chain = _file_chain(path)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return exc
-    parts = _split_key(exc.key)
-    if parts and parts[0] == "reforms" and len(parts) > 1 and isinstance(parts[1], int):
-        offset = 0
-        for file, data in chain:
-            own = data.get("reforms") if isinstance(data.get("reforms"), list) else []
-            if parts[1] < offset + len(own):
-                key = exc.key.replace(f"reforms[{parts[1]}]", f"reforms[{parts[1] - offset}]", 1)
-                return ScenarioError(file, key, exc.message)
-            offset += len(own)
-        return exc
-    best, depth = path, 0
-    for file, data in reversed(chain):  # the child first: it overrides its parents
-        node, found = data, 0
-        for part in parts:
-            in_table = isinstance(node, dict) and part in node
-            in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
-            if in_table or in_list:
-                node, found = node[part], found + 1
-            else:
-                break
-        if found > depth:
-            best, depth = file, found
-    return exc if best == path else ScenarioError(best, exc.key, exc.message)
+        raise blame_file(exc, path, overrides) from None
+    check_overrides_kept(raw, overrides, path, build_scenario, scenario)
+    return scenario
 
 
 def build_scenario(raw: dict[str, Any], path: str) -> dict[str, Any]:
@@ -216,7 +106,7 @@ def build_scenario(raw: dict[str, Any], path: str) -> dict[str, Any]:
         scenario, created = apply_reforms(scenario, path)
         cross_check(scenario, path)
     except ScenarioError as exc:
-        raise _blame_reform_unit(exc, created) from None
+        raise blame_reform_unit(exc, created) from None
     check_footprint(scenario, path)
     scenario["source"] = {"path": path, "hash": scenario_hash(scenario)}
     return scenario

@@ -1,5 +1,5 @@
-"""A minimal TOML writer for tests: enough to write mutated scenario and sweep dicts back to
-files (tables, arrays of tables, inline tables, and every scalar including inf and nan)."""
+"""A minimal TOML writer: enough for scenario and sweep dicts (tables, arrays of tables, inline
+tables, and every scalar including inf and nan). Used by `run.py show` and the tests."""
 
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ def dumps(data: dict[str, Any], prefix: str = "") -> str:
     tables: list[tuple[str, dict[str, Any]]] = []
     arrays: list[tuple[str, list[dict[str, Any]]]] = []
     for name, value in data.items():
+        if value is None:
+            continue  # TOML has no null: an unset key is simply absent
         full = f"{prefix}{_key(name)}"
         if isinstance(value, dict) and value:
             tables.append((full, value))
@@ -51,5 +53,5 @@ def dumps(data: dict[str, Any], prefix: str = "") -> str:
         out += f"\n[{full}]\n" + dumps(table, f"{full}.")
     for full, items in arrays:
         for item in items:
-            out += f"\n[[{full}]]\n" + "\n".join(f"{_key(k)} = {_value(v)}" for k, v in item.items()) + "\n"
+            out += f"\n[[{full}]]\n" + dumps(item, f"{full}.")
     return out
