@@ -31,8 +31,8 @@ from sim.scenario.footprint import check_footprint, expected_requests
 from sim.scenario.loading import load_scenario, read_raw
 from sim.scenario.reforms import REFORMS
 from sim.scenario.schema import SCENARIO, Field
-from tests.conftest import ROOT, SCENARIOS
 from sim.scenario.toml_writer import dumps
+from tests.conftest import ROOT, SCENARIOS
 
 TOWNSHIP = SCENARIOS / "township.toml"
 QUICK = ["--days", "3", "--scale", "0.002"]
@@ -87,8 +87,8 @@ ISSUE_CASES = {  # the crashes and nonsense reported in the issue, each now one 
                   "finite"),
     "share_inf": ('[[reforms]]\nname = "staff_share"\nshare = inf', "reforms[0].share", "finite"),
     "share_huge": ('[[reforms]]\nname = "staff_share"\nshare = 1e30', "reforms[0].share", "<= 10"),
-    "count_huge": ("[units.grid]\ncount = 1e308", "units.grid.count", "<= 20000"),
-    "staff_int64": ("[units.grid]\nstaff = 9223372036854775807", "units.grid.staff", "<= 10000"),
+    "count_huge": ("[units.grid]\ncount = 1e308", "units.grid.count", "<= 20,000"),
+    "staff_int64": ("[units.grid]\nstaff = 9223372036854775807", "units.grid.staff", "<= 10,000"),
     "shares_inf": ("[requests.complaint]\nfunction_shares = { enforce_market = inf }",
                    "requests.complaint.function_shares.enforce_market", "finite"),
     "rate_huge": ("[requests.certificate]\nrate_per_year = 1e9", "requests.certificate.rate_per_year", "<="),

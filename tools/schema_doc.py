@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sim.scenario.reforms import REFORMS  # noqa: E402
-from sim.scenario.schema import REQUIRED, SCENARIO, Field  # noqa: E402
+from sim.scenario.schema import REQUIRED, SCENARIO, Field, bounds_text  # noqa: E402
 
 README = ROOT / "scenarios" / "README.md"
 START, END = "<!-- generated:start -->", "<!-- generated:end -->"
@@ -30,14 +30,7 @@ def _default(spec: Field) -> str:
 
 
 def _allowed(spec: Field) -> str:
-    if spec.choices:
-        return ", ".join(spec.choices)
-    parts = []
-    if spec.minimum is not None:
-        parts.append(f"{'>' if spec.exclusive_minimum else '>='} {spec.minimum:g}")
-    if spec.maximum is not None:
-        parts.append(f"<= {spec.maximum:g}")
-    return " and ".join(parts)
+    return ", ".join(spec.choices) if spec.choices else bounds_text(spec)
 
 
 def _rows(prefix: str, schema: dict[str, Field], nested: bool) -> list[str]:

@@ -58,6 +58,11 @@ class Field:
 REQUIRED = object()
 
 
+def _number_text(value: float) -> str:
+    """50000000 -> '50,000,000'; 0.5 -> '0.5' (bounds read as a person writes them)."""
+    return f"{int(value):,}" if float(value).is_integer() and abs(value) < 2**63 else f"{value:g}"
+
+
 def _allowed(spec: Field) -> str:
     """Describe what a field accepts, for error messages."""
     if spec.choices:
@@ -65,13 +70,18 @@ def _allowed(spec: Field) -> str:
     words = {"int": "an integer", "number": "a number", "bool": "true or false", "str": "a string",
              "table": "a table", "map": "a table of named entries"}
     text = words.get(spec.kind, spec.kind.replace("list[", "a list of ").replace("]", "s"))
+    bounds = bounds_text(spec)
+    return f"{text} {bounds}" if bounds else text
+
+
+def bounds_text(spec: Field) -> str:
+    """'>= 0 and <= 1,000 (or inf)': a field's numeric range as a person writes it."""
+    parts = []
     if spec.minimum is not None:
-        text += f" {'>' if spec.exclusive_minimum else '>='} {spec.minimum:g}"
+        parts.append(f"{'>' if spec.exclusive_minimum else '>='} {_number_text(spec.minimum)}")
     if spec.maximum is not None:
-        text += f"{' and' if spec.minimum is not None else ''} <= {spec.maximum:g}"
-    if spec.allow_inf:
-        text += " (or inf)"
-    return text
+        parts.append(f"<= {_number_text(spec.maximum)}")
+    return " and ".join(parts) + (" (or inf)" if spec.allow_inf else "")
 
 
 def _control_character(text: str) -> bool:
