@@ -106,11 +106,9 @@ class Demand:
     def expected_per_day(self, kind: RequestKind, day: int) -> float:
         """Expected requests of a kind on a day: yearly rate x real origin size, spread over open time."""
         cal = self.calendars[kind.arrival_calendar]
-        weekday = day % 7
-        if weekday not in cal.days:
+        if not cal.is_open_day(day):
             return 0.0
-        yearly_open = cal.week_minutes * 365.0 / 7.0
-        return kind.rate_per_year * self._real_origin_size(kind) * cal.day_minutes / yearly_open
+        return kind.rate_per_year * self._real_origin_size(kind) * cal.day_minutes / cal.yearly_open_minutes()
 
     def _real_origin_size(self, kind: RequestKind) -> float:
         size = self.population.real_size[kind.origin]

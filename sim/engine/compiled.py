@@ -13,11 +13,9 @@ import math
 import numba
 import numpy as np
 
-from sim.engine.calendars import DAY, WEEK, WeeklyCalendar
+from sim.engine.calendars import DAY, EPS_CLOSE, HOLIDAY_CYCLE_DAYS, WEEK, WeeklyCalendar
 from sim.engine.legs import Legs
 from sim.engine.reference import EngineLog, leg_layout
-
-EPS_CLOSE = 1e-7  # a hair before closing counts as closing (as WeeklyCalendar.start_time)
 
 
 class CalendarTable:
@@ -33,28 +31,78 @@ class CalendarTable:
         self.days = np.zeros((n, 7), dtype=np.int64)
         self.before = np.zeros((n, 8), dtype=np.float64)
         self.is_work = np.zeros((n, 7), dtype=np.bool_)
+        width = max([len(c.ex_day) for c in calendars] + [1])
+        self.has_ex = np.array([c.has_exceptions for c in calendars], dtype=np.bool_)
+        self.ex_n = np.array([len(c.ex_day) for c in calendars], dtype=np.int64)
+        self.ex_day = np.zeros((n, width), dtype=np.int64)
+        self.ex_open = np.zeros((n, width), dtype=np.bool_)
+        self.ex_before = np.zeros((n, width + 1), dtype=np.float64)
         for i, c in enumerate(calendars):
             self.days[i, : len(c.days)] = c.days
             self.before[i] = c._before
             self.is_work[i] = c._is_work
+            k = len(c.ex_day)
+            self.ex_day[i, :k] = c.ex_day
+            self.ex_open[i, :k] = np.array(c.ex_sign) > 0
+            self.ex_before[i, : k + 1] = c.ex_before
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return (self.always, self.open, self.day_minutes, self.week_minutes, self.n_days, self.days,
-                self.before, self.is_work)
+                self.before, self.is_work, self.has_ex, self.ex_n, self.ex_day, self.ex_open, self.ex_before)
 
 
 @numba.njit(cache=True, inline="always")
-def _to_work(c, t, always, open_, day_minutes, week_minutes, before, is_work):
+def _to_work(c, t, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n, ex_day,
+             ex_open, ex_before):
     if always[c]:
         return t
     week = math.floor(t / WEEK)
     rest = t - week * WEEK
     day = min(int(rest // DAY), 6)
     base = week * week_minutes[c] + before[c, day]
+    into = min(max(rest - day * DAY - open_[c], 0.0), day_minutes[c])
+    if has_ex[c]:  # the holiday exceptions (as WeeklyCalendar._adjusted)
+        d = math.floor(t / DAY)
+        cycle = math.floor(d / HOLIDAY_CYCLE_DAYS)
+        r = d - cycle * HOLIDAY_CYCLE_DAYS
+        n = ex_n[c]
+        k = 0
+        while k < n and ex_day[c, k] < r:
+            k += 1
+        w = base + cycle * ex_before[c, n] + ex_before[c, k]
+        is_open = is_work[c, day]
+        if k < n and ex_day[c, k] == r:
+            is_open = ex_open[c, k]
+        return w + into if is_open else w
     if not is_work[c, day]:
         return base
-    into = rest - day * DAY - open_[c]
-    return base + min(max(into, 0.0), day_minutes[c])
+    return base + into
+
+
+@numba.njit(cache=True)
+def _first_day_reaching(c, w, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n,
+                        ex_day, ex_open, ex_before):
+    """Smallest day whose working minutes up to its closing reach ``w`` (as the Python method)."""
+    per_cycle = 52 * week_minutes[c] + ex_before[c, ex_n[c]]
+    lo = 0
+    hi = (int(math.floor(max(w, 0.0) / per_cycle)) + 2) * HOLIDAY_CYCLE_DAYS  # noqa: RUF046
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _to_work(c, mid * DAY + DAY, always, open_, day_minutes, week_minutes, before, is_work, has_ex,
+                    ex_n, ex_day, ex_open, ex_before) >= w:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@numba.njit(cache=True)
+def _holiday_time(c, w, reach, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n,
+                  ex_day, ex_open, ex_before):
+    day = _first_day_reaching(c, reach, always, open_, day_minutes, week_minutes, before, is_work, has_ex,
+                              ex_n, ex_day, ex_open, ex_before)
+    return day * DAY + open_[c] + (w - _to_work(c, day * DAY, always, open_, day_minutes, week_minutes,
+                                                before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before))
 
 
 @numba.njit(cache=True, inline="always")
@@ -66,9 +114,13 @@ def _locate(c, w, index, open_, day_minutes, week_minutes, n_days, days):
 
 
 @numba.njit(cache=True, inline="always")
-def _start_time(c, w, always, open_, day_minutes, week_minutes, n_days, days):
+def _start_time(c, w, always, open_, day_minutes, week_minutes, n_days, days, before, is_work, has_ex, ex_n,
+                ex_day, ex_open, ex_before):
     if always[c]:
         return w
+    if has_ex[c]:
+        return _holiday_time(c, w, w + EPS_CLOSE, always, open_, day_minutes, week_minutes, before, is_work,
+                             has_ex, ex_n, ex_day, ex_open, ex_before)
     index = math.floor(w / day_minutes[c])
     if (index + 1) * day_minutes[c] - w < EPS_CLOSE:
         index += 1
@@ -76,9 +128,13 @@ def _start_time(c, w, always, open_, day_minutes, week_minutes, n_days, days):
 
 
 @numba.njit(cache=True, inline="always")
-def _end_time(c, w, always, open_, day_minutes, week_minutes, n_days, days):
+def _end_time(c, w, always, open_, day_minutes, week_minutes, n_days, days, before, is_work, has_ex, ex_n,
+              ex_day, ex_open, ex_before):
     if always[c]:
         return w
+    if has_ex[c]:
+        return _holiday_time(c, w, w, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n,
+                             ex_day, ex_open, ex_before)
     index = math.ceil(w / day_minutes[c]) - 1
     return _locate(c, w, index, open_, day_minutes, week_minutes, n_days, days)
 
@@ -136,7 +192,7 @@ def _pop(heap_t, heap_s, heap_l, size):
 def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_unit, leg_service, leg_lead,
                leg_handoff, leg_req, last_leg, arrive, start, end, start_w, end_w, ready, res_t, res_s, res_l,
                free, free_first, n_servers, unit_cal, review, always, open_, day_minutes, week_minutes,
-               n_days, days, before, is_work):
+               n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before):
     """state = [heap size, next seq, resolutions heap size, next arrival, arrivals].
 
     First visits wait in ``arr_*``, sorted by (time, seq); later visits in the heap. Taking the
@@ -165,7 +221,8 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
             pos += 1
         unit = leg_unit[leg]
         c = unit_cal[unit]
-        w = _to_work(c, t, always, open_, day_minutes, week_minutes, before, is_work)
+        w = _to_work(c, t, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n, ex_day,
+                     ex_open, ex_before)
         first = free_first[unit]
         best = first
         for k in range(first + 1, first + n_servers[unit]):
@@ -178,17 +235,21 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
         arrive[leg] = t
         start_w[leg] = begin
         end_w[leg] = finish
-        start[leg] = _start_time(c, begin, always, open_, day_minutes, week_minutes, n_days, days)
+        start[leg] = _start_time(c, begin, always, open_, day_minutes, week_minutes, n_days, days, before,
+                                 is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
         if finish > begin:
-            done = _end_time(c, finish, always, open_, day_minutes, week_minutes, n_days, days)
+            done = _end_time(c, finish, always, open_, day_minutes, week_minutes, n_days, days, before,
+                             is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
         else:
             done = start[leg]
         end[leg] = done
         lead = leg_lead[leg]
         if lead > 0:
-            w_done = _to_work(review, done, always, open_, day_minutes, week_minutes, before, is_work)
+            w_done = _to_work(review, done, always, open_, day_minutes, week_minutes, before, is_work,
+                              has_ex, ex_n, ex_day, ex_open, ex_before)
             done = _end_time(review, w_done + lead * day_minutes[review], always, open_, day_minutes,
-                             week_minutes, n_days, days)
+                             week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open,
+                             ex_before)
         req = leg_req[leg]
         if leg == last_leg[req]:
             ready[req] = done

@@ -78,3 +78,19 @@ def write_parquet(path: Path, table: pa.Table) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def safe_slug(name: str, length: int = 40) -> str:
+    """A file-name-safe form of a scenario name: the name itself when it is already safe, else a
+    cleaned form plus a short hash of the whole name.
+
+    Why: names are free text, but they become file and folder names; a name with ``/``, ``..``
+    or an absolute path must never write outside the output folder, and two names that clean up
+    alike must not collide (the hash keeps them apart)."""
+    import hashlib
+    import re
+
+    if re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name) and len(name) <= length and ".." not in name:
+        return name  # already safe: kept as written (no other name cleans up to it: those get a hash)
+    cleaned = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-.")[:length] or "scenario"
+    return f"{cleaned}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from sim.engine.calendars import HOLIDAYS
 from sim.errors import ScenarioError
 
 LEVELS = ("grid", "social", "community", "township", "district", "department", "leadership")
@@ -184,6 +185,9 @@ CALENDAR = {
     "close_hour": Field("number", 24.0, minimum=0, maximum=24, help="hour the unit closes"),
     "work_days": Field("list[int]", [0, 1, 2, 3, 4, 5, 6], minimum=0, maximum=6,
                        help="weekdays open, 0 = Monday"),
+    "holidays": Field("str", "none", choices=tuple(HOLIDAYS),
+                      help="public holidays (W5): 'cn-2024' closes statutory holidays and opens "
+                      "make-up days (day 0 = Monday 1 January 2024); 'none' = every week alike"),
 }
 
 UNIT = {
