@@ -18,7 +18,7 @@ from sim.scenario.blame import blame_file, blame_reform_unit
 from sim.scenario.footprint import check_footprint
 from sim.scenario.overrides import apply_overrides, check_overrides_kept
 from sim.scenario.reforms import apply_reforms, known_functions, unknown_function_message
-from sim.scenario.schema import LEVELS, SCENARIO, check_table
+from sim.scenario.schema import CALENDAR, LEVELS, SCENARIO, check_table
 
 BUILTIN_CALENDARS = {
     "always": {"open_hour": 0.0, "close_hour": 24.0, "work_days": [0, 1, 2, 3, 4, 5, 6]},
@@ -101,7 +101,9 @@ def build_scenario(raw: dict[str, Any], path: str) -> dict[str, Any]:
     created: dict[str, int] = {}
     try:
         scenario = check_table(raw, SCENARIO, path, "")
-        scenario["calendars"] = {**BUILTIN_CALENDARS, **scenario["calendars"]}
+        builtin = {name: check_table(cal, CALENDAR, path, f"calendars.{name}")
+                   for name, cal in BUILTIN_CALENDARS.items()}
+        scenario["calendars"] = {**builtin, **scenario["calendars"]}
         check_unit_functions(scenario, path)
         scenario, created = apply_reforms(scenario, path)
         cross_check(scenario, path)
@@ -113,21 +115,28 @@ def build_scenario(raw: dict[str, Any], path: str) -> dict[str, Any]:
 
 
 def check_unit_functions(scenario: dict[str, Any], path: str) -> None:
-    """Function names agree between requests and units (catches typos on either side).
+    """Every function name a unit or a request uses exists (catches typos).
 
-    Every function a request kind needs must be named by some unit kind, even where a '*' unit
-    would take it (a typo would otherwise go to the leaders unnoticed), unless no unit names
-    functions at all; and every function a unit kind names must be needed by some request kind.
+    With a ``[functions]`` registry, every name on both sides must be in it. Without one, the
+    functions requests need define what exists, and units may name only those; a typo in a
+    request then goes unnoticed where a '*' unit takes it, which is why the presets keep a
+    registry (``scenarios/common/city.toml``).
     """
-    named = {f for unit in scenario["units"].values() for f in unit["functions"] if f != "*"}
+    if not scenario.get("functions"):
+        return  # checked after routing (cross_check): a request's own typo is reported first
+    check_unit_function_names(scenario, path)
+    known = known_functions(scenario)
     for name, kind in scenario["requests"].items():
         needed = [(f"steps[{i}]", f) for i, f in enumerate(kind["steps"] or [])]
         needed += [(f"function_shares.{f}", f) for f in kind["function_shares"] or {}]
-        for where, function in needed if named else []:
-            if function not in named:
+        for where, function in needed:
+            if function not in known:
                 raise ScenarioError(path, f"requests.{name}.{where}",
-                                    f"function {function!r} is named by no unit kind; "
-                                    + unknown_function_message(function, named).split("; ", 1)[1])
+                                    unknown_function_message(function, known) + " (see [functions])")
+
+
+def check_unit_function_names(scenario: dict[str, Any], path: str) -> None:
+    """Units may name only functions that exist (``known_functions``) or '*'."""
     known = known_functions(scenario)
     for name, unit in scenario["units"].items():
         for i, function in enumerate(unit["functions"]):
@@ -185,6 +194,7 @@ def cross_check(scenario: dict[str, Any], path: str) -> None:
         raise ScenarioError(path, "requests", "must define at least one request kind")
     for name, kind in scenario["requests"].items():
         _check_request(name, kind, scenario, path)
+    check_unit_function_names(scenario, path)
 
 
 def _check_request(name: str, kind: dict[str, Any], scenario: dict[str, Any], path: str) -> None:

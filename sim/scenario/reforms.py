@@ -91,7 +91,10 @@ def apply_reforms(scenario: Scenario, path: str) -> tuple[Scenario, dict[str, in
 
 
 def known_functions(scenario: Scenario) -> set[str]:
-    """Functions some request kind needs: the only names a unit's ``functions`` may use."""
+    """The functions that exist: the scenario's ``[functions]`` registry when it has one, else
+    those some request kind needs (the only names a unit's ``functions`` may then use)."""
+    if scenario.get("functions"):
+        return set(scenario["functions"])
     return {f for kind in scenario["requests"].values()
             for f in list(kind["steps"] or []) + list(kind["function_shares"] or {})}
 
@@ -102,7 +105,7 @@ def unknown_function_message(name: str, known: set[str]) -> str:
 
     close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
     hint = ("closest: " + ", ".join(close)) if close else "allowed: " + ", ".join(sorted(known))
-    return f"unknown function {name!r}: no request kind needs it; {hint}"
+    return f"unknown function {name!r}; {hint}"
 
 
 def check_function_params(scenario: Scenario, params: dict[str, Any], ctx: Context) -> None:

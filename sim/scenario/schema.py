@@ -286,6 +286,9 @@ SCENARIO = {
         "forward_without_trip": Field("bool", False,
                                       help="documents travel between units, not the requester"),
     }),
+    "functions": Field("map", None, values=Field("str"),
+                       help="function name -> description: the functions that exist; when given, "
+                       "every function a unit, request or reform names must be one of them"),
     "calendars": Field("map", {}, schema=CALENDAR),
     "units": Field("map", REQUIRED, schema=UNIT),
     "requests": Field("map", REQUIRED, schema=REQUEST),
