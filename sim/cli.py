@@ -207,7 +207,14 @@ def _show(args: argparse.Namespace) -> int:
     config = load_scenario(args.scenario, _overrides(args))
     source = config.pop("source")
     if args.json:
-        print(json.dumps({**config, "source": source}, indent=2, default=str))
+        def text_inf(value: Any) -> Any:  # JSON has no inf: knowledge = inf prints as "inf"
+            if isinstance(value, dict):
+                return {k: text_inf(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [text_inf(v) for v in value]
+            return str(value) if isinstance(value, float) and abs(value) == float("inf") else value
+
+        print(json.dumps(text_inf({**config, "source": source}), indent=2, allow_nan=False))
     else:  # the reforms are already applied, so they are listed as comments, not as [[reforms]]
         reforms = config.pop("reforms")
         print(f"# {config['name']}: resolved from {source['path']} (scenario hash {source['hash'][:12]})")

@@ -9,12 +9,16 @@ batch interrupted anywhere keeps everything it finished and ``--resume`` complet
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import socket
 import sys
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import ScenarioError
-from sim.outputs.files import atomic_write_bytes, write_json, write_parquet
+from sim.outputs.files import atomic_write_bytes, safe_slug, write_json, write_parquet
 from sim.outputs.kpis import flatten
 from sim.outputs.stats import mean_ci
 from sim.version import __version__
@@ -87,6 +91,10 @@ def execute_run(spec: RunSpec) -> dict[str, Any]:
     return record
 
 
+MAX_ATTEMPTS = 3
+"""A run whose worker dies is retried on a fresh pool up to this many attempts in all."""
+
+
 class BatchFolder:
     """The files of one batch folder (``runs/``, ``runs.parquet``, ``summary.csv``, metadata)."""
 
@@ -94,9 +102,41 @@ class BatchFolder:
         self.root = Path(out)
         self.runs = self.root / "runs"
         self.requests = self.root / "requests"
+        self.lock = self.root / ".lock"
 
     def run_file(self, run_id: str) -> Path:
-        return self.runs / f"{run_id}.json"
+        path = self.runs / f"{run_id}.json"
+        if path.resolve().parent != self.runs.resolve():  # run ids are slugs; this is the guarantee
+            raise ScenarioError(str(self.root), "run_id", f"{run_id!r} would be written outside the folder")
+        return path
+
+    def acquire(self) -> None:
+        """Take the folder's lock, or refuse in one line if a live batch holds it.
+
+        A lock whose process is gone (same host, pid not running) is stale and taken over."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname(),
+              "started_utc": datetime.now(UTC).isoformat(timespec="seconds")}
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = _read_lock(self.lock)
+                if holder is not None and _alive(holder):
+                    who = f"pid {holder.get('pid')} on {holder.get('host')}"
+                    raise ScenarioError(str(self.root), "--out", f"another batch ({who}) is writing this "
+                                        "folder; wait for it or choose another folder") from None
+                self.lock.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as handle:
+                json.dump(me, handle)
+            return
+        raise ScenarioError(str(self.root), "--out", "could not take the folder's lock (.lock)")
+
+    def release(self) -> None:
+        holder = _read_lock(self.lock)
+        if holder is not None and holder.get("pid") == os.getpid():
+            self.lock.unlink(missing_ok=True)
 
     def completed(self) -> set[str]:
         done = set()
@@ -123,25 +163,56 @@ class BatchFolder:
         return out
 
 
+def _read_lock(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(holder: dict[str, Any]) -> bool:
+    """Whether the lock's process still runs (a lock from another host is assumed alive)."""
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(holder.get("pid", -1)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, OverflowError):
+        return True
+    return True
+
+
 def run_batch(specs: list[RunSpec], out: str | Path, executor: Executor, identity: dict[str, Any],
               resume: bool = False, in_flight: int = 8, progress: bool = True,
               on_result: Any = None) -> dict[str, Any]:
     """Run every spec not yet completed, writing results as they come; return a short summary.
 
-    ``on_result(record)`` is called after each run is saved (e.g. to sample memory)."""
+    ``on_result(record)`` is called after each run is saved (e.g. to sample memory). A write
+    error (disk full, read-only folder) stops the batch with one line and status
+    ``interrupted``; ``--resume`` completes it."""
     folder = BatchFolder(out)
     started = datetime.now(UTC).isoformat(timespec="seconds")
+    folder.acquire()
+    try:
+        return _run_locked(specs, folder, executor, identity, resume, in_flight, progress, on_result, started)
+    finally:
+        folder.release()
+
+
+def _run_locked(specs: list[RunSpec], folder: BatchFolder, executor: Executor, identity: dict[str, Any],
+                resume: bool, in_flight: int, progress: bool, on_result: Any, started: str) -> dict[str, Any]:
     _check_folder(folder, identity, resume)
     done = folder.completed() if resume else set()
     todo = [s for s in specs if s.run_id not in done]
-    write_json(folder.root / "metadata.json", {**identity, "started_utc": started, "finished_utc": None,
-                                               "status": "running"})
+    _write_or_stop(folder.root / "metadata.json", {**identity, "started_utc": started, "finished_utc": None,
+                                                   "status": "running"})
     bar = _progress_bar(len(specs), len(specs) - len(todo), progress)
     failures = 0
     status = "complete"
     try:
         failures = _drive(todo, executor, folder, bar, in_flight, on_result)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ScenarioError):
         status = "interrupted"
         raise
     except BaseException:
@@ -149,46 +220,89 @@ def run_batch(specs: list[RunSpec], out: str | Path, executor: Executor, identit
         raise
     finally:
         bar.close()
-        tables = write_tables(folder, specs)
-        write_json(folder.root / "metadata.json", {
-            **identity, "started_utc": started,
-            "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-            "status": status, "runs_total": len(specs), "runs_ok": tables["ok"],
-            "runs_failed": tables["failed"], "runs_missing": len(specs) - tables["ok"] - tables["failed"]})
+        try:
+            tables = write_tables(folder, specs)
+            write_json(folder.root / "metadata.json", {
+                **identity, "started_utc": started,
+                "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+                "status": status, "runs_total": len(specs), "runs_ok": tables["ok"],
+                "runs_failed": tables["failed"],
+                "runs_missing": len(specs) - tables["ok"] - tables["failed"]})
+        except OSError:
+            if status == "complete":  # nothing else went wrong: this is the error to report
+                raise _write_error(folder.root / "runs.parquet", OSError("batch tables")) from None
     return {"total": len(specs), "ran": len(todo), "skipped": len(specs) - len(todo),
             "failed_now": failures, **tables}
 
 
+def _write_error(path: Path, exc: OSError) -> ScenarioError:
+    """One line for a write that failed mid-batch; finished runs stay, --resume completes it."""
+    return ScenarioError(str(path), "--out", f"cannot write ({exc.strerror or exc}); the batch stopped "
+                         "with its finished runs kept; free space or fix permissions, then run again "
+                         "with --resume")
+
+
+def _write_or_stop(path: Path, payload: dict[str, Any]) -> None:
+    try:
+        write_json(path, payload)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+
+
 def _drive(todo: list[RunSpec], executor: Executor, folder: BatchFolder, bar: Any, in_flight: int,
            on_result: Any = None) -> int:
-    """Submit at most ``in_flight`` runs at a time; save each as it finishes."""
+    """Submit at most ``in_flight`` runs at a time; save each as it finishes.
+
+    A dead worker breaks a local pool: the pool is replaced (``executor.restart()``) and every
+    run it lost goes back in the queue, up to ``MAX_ATTEMPTS`` attempts per run."""
     queue = list(reversed(todo))
     pending: dict[Future, RunSpec] = {}
+    attempts: dict[str, int] = {}
     failures = 0
     try:
         while queue or pending:
             while queue and len(pending) < in_flight:
                 spec = queue.pop()
+                attempts[spec.run_id] = attempts.get(spec.run_id, 0) + 1
                 pending[executor.submit(execute_run, spec)] = spec
             finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            broken = False
             for future in finished:
                 spec = pending.pop(future)
                 try:
                     record = future.result()
                 except Exception as exc:  # the worker itself died
+                    lost = isinstance(exc, BrokenProcessPool)
+                    broken = broken or lost
+                    if lost and hasattr(executor, "restart") and attempts[spec.run_id] < MAX_ATTEMPTS:
+                        queue.append(spec)  # retried on the fresh pool
+                        continue
                     record = {"run_id": spec.run_id, "status": "failed", "kpis": None,
                               "error": f"worker lost: {type(exc).__name__}: {exc}", "spec": asdict(spec),
                               "wall_seconds": None}
-                folder.save(record)
+                record["attempts"] = attempts[spec.run_id]
+                try:
+                    folder.save(record)
+                except OSError as exc:
+                    raise _write_error(folder.run_file(spec.run_id), exc) from None
                 failures += record["status"] != "ok"
                 bar.update(1)
                 bar.set_postfix(failed=failures)
                 if on_result is not None:
                     on_result(record)
+            if broken and hasattr(executor, "restart"):
+                for future, spec in list(pending.items()):  # the broken pool lost these too
+                    if future.done() and future.exception() is None:
+                        continue
+                    pending.pop(future)
+                    if attempts[spec.run_id] < MAX_ATTEMPTS:
+                        queue.append(spec)
+                executor.restart()
     except BaseException:
         for future in pending:  # keep what finished; drop the rest
             if future.done() and not future.cancelled() and future.exception() is None:
-                folder.save(future.result())
+                with contextlib.suppress(OSError):  # the error being raised says why; resume reruns it
+                    folder.save(future.result())
             else:
                 future.cancel()
         raise
@@ -204,10 +318,10 @@ def _check_folder(folder: BatchFolder, identity: dict[str, Any], resume: bool) -
                             "or choose another folder")
     if resume and meta.is_file():
         old = json.loads(meta.read_text())
-        for key in ("scenarios", "points", "reps", "seed", "scale", "days", "common_seeds"):
+        for key in ("scenarios", "points", "reps", "seed", "scale", "days", "common_seeds", "seeds"):
             if old.get(key) != identity.get(key):
                 raise ScenarioError(str(meta), key, "differs from the batch being resumed; resume with "
-                                    "the same scenarios, sweep, reps, seed, scale and days")
+                                    "the same scenarios, sweep, reps, seed, scale, days and seeding")
     folder.runs.mkdir(parents=True, exist_ok=True)
 
 
@@ -276,8 +390,9 @@ def plan_batch(scenarios: list[str], reps: int, points: list[dict[str, Any]], se
         for p_index, params in enumerate(points or [{}]):
             for rep in range(reps):
                 run_seed = derive_seed(seed, p_index, rep, None if common_seeds else s_index)
-                specs.append(RunSpec(f"{name}__p{p_index:04d}__r{rep:03d}", str(path), name, p_index,
-                                     params, rep, run_seed, scale, days, keep_requests))
+                run_id = f"{safe_slug(name)}__p{p_index:04d}__r{rep:03d}"
+                specs.append(RunSpec(run_id, str(path), name, p_index, params, rep, run_seed, scale, days,
+                                     keep_requests))
     return specs
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.errors import ScenarioError
+
 
 class InlineExecutor(Executor):
     """Runs each call at submit time in this process (one worker, no pickling, easy debugging)."""
@@ -34,6 +36,42 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+SCHEDULER_TIMEOUT = "5s"  # an unreachable Dask scheduler fails this fast, in one line
+
+
+class LocalPool(Executor):
+    """A local process pool that can replace itself when a worker dies.
+
+    Why: a worker killed by the system (out of memory, a signal) breaks a ``ProcessPoolExecutor``
+    for good (``BrokenProcessPool``); the batch replaces the pool and retries the lost runs
+    instead of stopping. Workers watch the driver and exit when it dies, so a killed driver
+    leaves no orphans behind.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.restarts = 0
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # forkserver: workers start clean (no threads inherited through fork), still cheap on Linux
+        context = multiprocessing.get_context("forkserver")
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=warm_worker,
+                                   initargs=(os.getpid(),))
+
+    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def restart(self) -> None:
+        """Drop the broken pool (its futures are lost) and start a fresh one."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
+        self.restarts += 1
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 @contextmanager
 def executor_for(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor]:
     """The executor for a batch: a Dask cluster (``scheduler`` address), a local process pool
@@ -41,7 +79,12 @@ def executor_for(workers: int | None = None, scheduler: str | None = None) -> It
     if scheduler:
         from distributed import Client
 
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ScenarioError("command line", "--scheduler", f"cannot reach {scheduler} within "
+                                f"{SCHEDULER_TIMEOUT} ({type(exc).__name__}); is the scheduler running?"
+                                ) from None
         try:
             yield client.get_executor()
         finally:
@@ -51,22 +94,43 @@ def executor_for(workers: int | None = None, scheduler: str | None = None) -> It
     if workers <= 1:
         yield InlineExecutor()
         return
-    # forkserver: workers start clean (no threads inherited through fork), still cheap on Linux
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
-                               initializer=warm_worker)
+    pool = LocalPool(workers)
     try:
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def warm_worker() -> None:
+def warm_worker(driver_pid: int | None = None) -> None:
     """Import the simulator and load the compiled queueing core once per worker process, so the
-    first run a worker gets is not slower than the rest."""
+    first run a worker gets is not slower than the rest; then watch the driver."""
     import sim.experiments.api  # noqa: F401 - the rest of the simulator, imported once per process
     from sim.engine.compiled import warm_up
 
+    if driver_pid is not None:
+        _watch_driver(driver_pid)
     warm_up()
+
+
+def _watch_driver(driver_pid: int, every_seconds: float = 0.5) -> None:
+    """Exit this worker when the driver process is gone (killed, even with SIGKILL).
+
+    Why a watcher: pool workers are children of the forkserver, not of the driver, and hold both
+    ends of their task pipe, so nothing else tells them the driver died."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_seconds)
+            try:
+                os.kill(driver_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # the pid now belongs to someone else: the driver is gone
+                os._exit(1)
+
+    threading.Thread(target=watch, name="driver-watch", daemon=True).start()
 
 
 @dataclass(frozen=True)

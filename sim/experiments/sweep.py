@@ -192,7 +192,9 @@ def check_points(sweep_path: str, scenarios: list[str], points: list[dict[str, A
                     check_overrides_kept(raw, point, scenario, build_scenario, built)
             except ScenarioError as exc:
                 values = ", ".join(f"{k} = {v!r}" for k, v in point.items())
-                raise ScenarioError(sweep_path, "parameters", f"point {index} ({values}) does not fit "
+                culprit = [k for k in point if exc.key == k or exc.key.startswith((f"{k}.", f"{k}["))]
+                key = f"parameters.{culprit[0]}" if culprit else "parameters"
+                raise ScenarioError(sweep_path, key, f"point {index} ({values}) does not fit "
                                     f"{scenario}: {exc.key}: {exc.message}") from None
 
 

@@ -32,8 +32,24 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def strict(value: Any) -> Any:
+    """``value`` with every non-finite float (inf, nan, NumPy floats too) replaced by None and
+    NumPy scalars made plain, so the JSON written is strict (no ``Infinity``/``NaN`` tokens)."""
+    if isinstance(value, dict):
+        return {str(k): strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=False) + "\n").encode())
+    """Strict JSON, atomically (non-finite numbers become null)."""
+    text = json.dumps(strict(payload), indent=2, sort_keys=False, allow_nan=False)
+    atomic_write_bytes(path, (text + "\n").encode())
 
 
 def request_table(tables: RunTables, kind_names: list[str], unit_names: list[str]) -> pa.Table:
