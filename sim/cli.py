@@ -259,6 +259,11 @@ def _render(folder: Path, print_table: bool) -> int:
     from sim.report.tables import render_table
 
     data = BatchData.load(folder)
+    for line in data.skipped:
+        sys.stderr.write(f"warning: {folder}: {line}\n")
+    if (folder / "figures").exists() and not (folder / "figures").is_dir():
+        raise ScenarioError(str(folder / "figures"), "", "is a file; the figures need a folder there "
+                            "(move or delete the file)")
     if print_table:
         formats = {label: fmt for label, fmt, _ in KPI_ROWS}
         rows = [(label, [_cell(formats[label], c) for c in cells]) for label, cells in kpi_table(data)]

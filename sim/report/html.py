@@ -99,6 +99,10 @@ def build_report(data: BatchData, figures: dict[str, Path], out: str | Path) -> 
     if data.validation is not None:
         parts.append("<h2>Validation against reported facts</h2>" + _validation(data))
     parts.append("<h2>Run metadata</h2>" + _metadata(data))
+    if data.skipped:
+        parts.append("<h2>Not shown</h2><p>These files of the batch could not be read and are left "
+                     "out of this report:</p><ul>"
+                     + "".join(f"<li>{html.escape(line)}</li>" for line in data.skipped) + "</ul>")
     parts.append("</body></html>")
     target = Path(out) / "report.html"
     atomic_write_bytes(target, "\n".join(parts).encode())
