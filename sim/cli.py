@@ -177,8 +177,11 @@ def _check_out(out: str) -> Path:
         raise ScenarioError(out, "--out", "exists and is not a folder; give a folder path")
     try:
         path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")  # a read-only folder or file system fails here, before any run
+        probe.unlink()
     except OSError as exc:
-        raise ScenarioError(out, "--out", f"cannot create folder ({exc.strerror})") from None
+        raise ScenarioError(out, "--out", f"cannot write there ({exc.strerror or exc})") from None
     return path
 
 
@@ -191,7 +194,10 @@ def _run(args: argparse.Namespace) -> int:
     config = load_scenario(args.scenario, _overrides(args))
     out = _check_out(args.out or f"results/{safe_slug(config['name'])}")
     result = run_scenario(config)
-    write_run(result, out)
+    try:
+        write_run(result, out)
+    except OSError as exc:
+        raise ScenarioError(str(out), "--out", f"cannot write the results ({exc.strerror or exc})") from None
     print(render_table(["KPI", result.metadata["scenario"]], kpi_rows([result.kpis])))
     print(f"\nwrote {out}/requests.parquet, kpis.json, metadata.json "
           f"({result.metadata['wall_seconds']:.1f} s)")

@@ -318,7 +318,7 @@ def _mutate(raw: dict[str, Any], path: tuple, how: str, value: Any) -> dict[str,
 mutation = st.tuples(st.sampled_from(sorted(SHIPPED)), st.integers(0, 10**6),
                      st.sampled_from(["delete", "replace", "unknown_key", "scale", "scale", "name"]),
                      st.sampled_from(WEIRD), st.sampled_from(FACTORS), st.sampled_from(NAMES))
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
 
 
 def check_outcome(code: int, err: str, out: Path) -> str:

@@ -187,6 +187,8 @@ def scenario_texts(draw: st.DrawFn, busy: bool = True) -> str:
         "calendars": {"custom": draw(_custom_calendar()),
                       # redefining office also moves the review calendar (lead_days)
                       **({"office": draw(_custom_calendar())} if draw(st.booleans()) else {})},
+        # a registry of every function, so units may cover functions no drawn request needs
+        "functions": {f: f"function {f}" for f in FUNCTIONS},
         "units": draw(_units()),
         "requests": requests,
     })

@@ -114,7 +114,10 @@ class BatchFolder:
         """Take the folder's lock, or refuse in one line if a live batch holds it.
 
         A lock whose process is gone (same host, pid not running) is stale and taken over."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _write_error(self.root, exc) from None
         me = {"pid": os.getpid(), "host": socket.gethostname(),
               "started_utc": datetime.now(UTC).isoformat(timespec="seconds")}
         for _ in range(2):
@@ -128,6 +131,8 @@ class BatchFolder:
                                         "folder; wait for it or choose another folder") from None
                 self.lock.unlink(missing_ok=True)  # stale: its process is gone
                 continue
+            except OSError as exc:  # read-only folder or file system, no space
+                raise _write_error(self.lock, exc) from None
             with os.fdopen(fd, "w") as handle:
                 json.dump(me, handle)
             return

@@ -35,7 +35,8 @@ MAX_KNOWLEDGE = 1_000.0  # difficulty scale (complexities are about 0.3-2); inf 
 MAX_MINUTES = 43_200.0  # 30 days of staff minutes for one visit
 MAX_HOURS = 8_760.0  # one year
 MAX_DAYS = 3_650  # ten years
-MAX_RATE = 10_000.0  # requests per origin agent per year (grid workers: about 365)
+MAX_RATE = 1_000_000.0  # requests per origin agent per year (grid workers: about 365; a synthetic
+# test station may put a whole stream on one agent); the memory estimate bounds the total
 MAX_COST = 10_000_000.0  # CNY per staff member per year
 MAX_SEED = 2**63 - 1
 
