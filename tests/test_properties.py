@@ -33,6 +33,7 @@ from sim.engine.calendars import DAY
 from sim.outputs.kpis import RunTables, build_tables, compute_kpis
 from sim.scenario.loading import load_scenario
 from sim.scenario.schema import CATEGORIES
+from sim.scenario.toml_writer import dumps
 
 FUNCTIONS = ("f0", "f1", "f2", "f3", "f4")
 LOWER_LEVELS = ("grid", "community", "township", "department")
@@ -48,36 +49,6 @@ SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[Heal
 
 # ---------------------------------------------------------------------------------------------
 # scenario strategy
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return "inf" if math.isinf(value) else repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(value)
-
-
-def to_toml(data: dict[str, Any]) -> str:
-    """Scenario dict (top-level scalars, tables, and maps of tables) -> TOML text."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    for section, table in data.items():
-        if not isinstance(table, dict):
-            continue
-        nested = all(isinstance(v, dict) for v in table.values()) and table
-        entries = table.items() if nested else [(None, table)]
-        for name, body in entries:
-            lines.append(f"\n[{section}.{name}]" if name is not None else f"\n[{section}]")
-            lines += [f"{k} = {_toml_value(v)}" for k, v in body.items() if v is not None]
-    return "\n".join(lines) + "\n"
 
 
 def _num(low: float, high: float) -> st.SearchStrategy[float]:
@@ -169,7 +140,7 @@ def scenario_texts(draw: st.DrawFn, busy: bool = True) -> str:
     for i in range(draw(st.integers(0 if busy else 1, 3))):
         requests[f"r{i}"] = draw(_request())
     delay = draw(st.sampled_from([0.0, 0.1, 2.0, 16.0]))
-    return to_toml({
+    return dumps({
         "name": "prop",
         "population": {"residents": residents,
                        "firms": draw(st.sampled_from([0, 1, 2, 50, 300])),

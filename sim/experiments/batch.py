@@ -10,10 +10,7 @@ batch interrupted anywhere keeps everything it finished and ``--resume`` complet
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import os
-import socket
 import sys
 import time
 import traceback
@@ -28,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import ScenarioError
+from sim.experiments.folder import BatchFolder, write_error
 from sim.outputs.files import atomic_write_bytes, safe_slug, write_json, write_parquet
 from sim.outputs.kpis import flatten
 from sim.outputs.stats import mean_ci
@@ -95,107 +93,15 @@ MAX_ATTEMPTS = 3
 """A run whose worker dies is retried on a fresh pool up to this many attempts in all."""
 
 
-class BatchFolder:
-    """The files of one batch folder (``runs/``, ``runs.parquet``, ``summary.csv``, metadata)."""
-
-    def __init__(self, out: str | Path) -> None:
-        self.root = Path(out)
-        self.runs = self.root / "runs"
-        self.requests = self.root / "requests"
-        self.lock = self.root / ".lock"
-
-    def run_file(self, run_id: str) -> Path:
-        path = self.runs / f"{run_id}.json"
-        if path.resolve().parent != self.runs.resolve():  # run ids are slugs; this is the guarantee
-            raise ScenarioError(str(self.root), "run_id", f"{run_id!r} would be written outside the folder")
-        return path
-
-    def acquire(self) -> None:
-        """Take the folder's lock, or refuse in one line if a live batch holds it.
-
-        A lock whose process is gone (same host, pid not running) is stale and taken over."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise _write_error(self.root, exc) from None
-        me = {"pid": os.getpid(), "host": socket.gethostname(),
-              "started_utc": datetime.now(UTC).isoformat(timespec="seconds")}
-        for _ in range(2):
-            try:
-                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = _read_lock(self.lock)
-                if holder is not None and _alive(holder):
-                    who = f"pid {holder.get('pid')} on {holder.get('host')}"
-                    raise ScenarioError(str(self.root), "--out", f"another batch ({who}) is writing this "
-                                        "folder; wait for it or choose another folder") from None
-                self.lock.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            except OSError as exc:  # read-only folder or file system, no space
-                raise _write_error(self.lock, exc) from None
-            with os.fdopen(fd, "w") as handle:
-                json.dump(me, handle)
-            return
-        raise ScenarioError(str(self.root), "--out", "could not take the folder's lock (.lock)")
-
-    def release(self) -> None:
-        holder = _read_lock(self.lock)
-        if holder is not None and holder.get("pid") == os.getpid():
-            self.lock.unlink(missing_ok=True)
-
-    def completed(self) -> set[str]:
-        done = set()
-        for path in self.runs.glob("*.json") if self.runs.is_dir() else []:
-            try:
-                if json.loads(path.read_text())["status"] == "ok":
-                    done.add(path.stem)
-            except (json.JSONDecodeError, KeyError, OSError):
-                continue  # unreadable: run again
-        return done
-
-    def save(self, record: dict[str, Any]) -> None:
-        blob = record.pop("requests_parquet", None)
-        if blob is not None:
-            atomic_write_bytes(self.requests / f"{record['run_id']}.parquet", blob)
-        write_json(self.run_file(record["run_id"]), record)
-
-    def records(self, specs: list[RunSpec]) -> list[dict[str, Any]]:
-        out = []
-        for spec in specs:
-            path = self.run_file(spec.run_id)
-            if path.is_file():
-                out.append(json.loads(path.read_text()))
-        return out
-
-
-def _read_lock(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _alive(holder: dict[str, Any]) -> bool:
-    """Whether the lock's process still runs (a lock from another host is assumed alive)."""
-    if holder.get("host") != socket.gethostname():
-        return True
-    try:
-        os.kill(int(holder.get("pid", -1)), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError, OverflowError):
-        return True
-    return True
-
-
 def run_batch(specs: list[RunSpec], out: str | Path, executor: Executor, identity: dict[str, Any],
               resume: bool = False, in_flight: int = 8, progress: bool = True,
               on_result: Any = None) -> dict[str, Any]:
     """Run every spec not yet completed, writing results as they come; return a short summary.
 
-    ``on_result(record)`` is called after each run is saved (e.g. to sample memory). A write
-    error (disk full, read-only folder) stops the batch with one line and status
-    ``interrupted``; ``--resume`` completes it."""
+    ``on_result(record)`` is called after each run is saved (e.g. to sample memory). The folder
+    is locked for the batch (a second batch into it is refused). A write error (disk full,
+    read-only folder) stops the batch with one line and status ``interrupted``; ``--resume``
+    completes it."""
     folder = BatchFolder(out)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     folder.acquire()
@@ -207,106 +113,132 @@ def run_batch(specs: list[RunSpec], out: str | Path, executor: Executor, identit
 
 def _run_locked(specs: list[RunSpec], folder: BatchFolder, executor: Executor, identity: dict[str, Any],
                 resume: bool, in_flight: int, progress: bool, on_result: Any, started: str) -> dict[str, Any]:
-    _check_folder(folder, identity, resume)
-    done = folder.completed() if resume else set()
+    folder.check(identity, resume)
+    done = folder.completed() if resume else {}
+    for spec in specs:  # the per-run seed map is in the metadata too; the run files must agree with it
+        if spec.run_id in done and done[spec.run_id] != spec.seed:
+            raise ScenarioError(str(folder.run_file(spec.run_id)), "seeds", f"this run was made with seed "
+                                f"{done[spec.run_id]}, the batch being resumed gives it {spec.seed}; "
+                                "resume with the same batch or choose another folder")
     todo = [s for s in specs if s.run_id not in done]
-    _write_or_stop(folder.root / "metadata.json", {**identity, "started_utc": started, "finished_utc": None,
-                                                   "status": "running"})
+    try:
+        write_json(folder.metadata, {**identity, "started_utc": started, "finished_utc": None,
+                                     "status": "running"})
+    except OSError as exc:
+        raise write_error(folder.metadata, exc) from None
     bar = _progress_bar(len(specs), len(specs) - len(todo), progress)
-    failures = 0
-    status = "complete"
+    failures, status, error = 0, "complete", None
+    problem: ScenarioError | None = None
     try:
         failures = _drive(todo, executor, folder, bar, in_flight, on_result)
-    except (KeyboardInterrupt, ScenarioError):
-        status = "interrupted"
+    except ScenarioError as exc:  # a write error: finished runs stay, --resume completes the batch
+        status, error = "interrupted", exc.one_line()
         raise
-    except BaseException:
-        status = "failed"
+    except KeyboardInterrupt:
+        status, error = "interrupted", "interrupted (Ctrl-C)"
+        raise
+    except BaseException as exc:
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
         raise
     finally:
         bar.close()
-        try:
-            tables = write_tables(folder, specs)
-            write_json(folder.root / "metadata.json", {
-                **identity, "started_utc": started,
-                "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-                "status": status, "runs_total": len(specs), "runs_ok": tables["ok"],
-                "runs_failed": tables["failed"],
-                "runs_missing": len(specs) - tables["ok"] - tables["failed"]})
-        except OSError:
-            if status == "complete":  # nothing else went wrong: this is the error to report
-                raise _write_error(folder.root / "runs.parquet", OSError("batch tables")) from None
+        tables, problem = _close(folder, specs, identity, started, status, error)
+    if problem is not None:  # only reached when nothing else went wrong: this is the error to report
+        raise problem
     return {"total": len(specs), "ran": len(todo), "skipped": len(specs) - len(todo),
             "failed_now": failures, **tables}
 
 
-def _write_error(path: Path, exc: OSError) -> ScenarioError:
-    """One line for a write that failed mid-batch; finished runs stay, --resume completes it."""
-    return ScenarioError(str(path), "--out", f"cannot write ({exc.strerror or exc}); the batch stopped "
-                         "with its finished runs kept; free space or fix permissions, then run again "
-                         "with --resume")
+def _close(folder: BatchFolder, specs: list[RunSpec], identity: dict[str, Any], started: str, status: str,
+           error: str | None) -> tuple[dict[str, int], ScenarioError | None]:
+    """Rebuild the tables and write the final metadata, each as far as the disk allows.
 
-
-def _write_or_stop(path: Path, payload: dict[str, Any]) -> None:
+    Returns the table counts and the first write error (the metadata says ``interrupted`` then)."""
+    problem = None
     try:
-        write_json(path, payload)
+        tables = write_tables(folder, specs)
+    except ScenarioError as exc:
+        problem, tables = exc, {"ok": 0, "failed": 0}
+        if status == "complete":
+            status, error = "interrupted", exc.one_line()
+    try:
+        finished = datetime.now(UTC).isoformat(timespec="seconds")
+        write_json(folder.metadata, {
+            **identity, "started_utc": started, "finished_utc": finished,
+            "status": status, "error": error, "runs_total": len(specs), "runs_ok": tables["ok"],
+            "runs_failed": tables["failed"], "runs_missing": len(specs) - tables["ok"] - tables["failed"]})
     except OSError as exc:
-        raise _write_error(path, exc) from None
+        problem = problem or write_error(folder.metadata, exc)
+    return tables, problem
 
 
 def _drive(todo: list[RunSpec], executor: Executor, folder: BatchFolder, bar: Any, in_flight: int,
            on_result: Any = None) -> int:
     """Submit at most ``in_flight`` runs at a time; save each as it finishes.
 
-    A dead worker breaks a local pool: the pool is replaced (``executor.restart()``) and every
-    run it lost goes back in the queue, up to ``MAX_ATTEMPTS`` attempts per run."""
+    A dead worker breaks a local pool for good (``BrokenProcessPool``): the pool is replaced
+    (``executor.restart()``) and every run it lost goes back in the queue, up to
+    ``MAX_ATTEMPTS`` attempts per run; a run that exhausts them is recorded as failed ("worker
+    lost") and the batch goes on."""
     queue = list(reversed(todo))
     pending: dict[Future, RunSpec] = {}
     attempts: dict[str, int] = {}
     failures = 0
+    restartable = hasattr(executor, "restart")
+
+    def finish(spec: RunSpec, record: dict[str, Any]) -> None:
+        nonlocal failures
+        record["attempts"] = attempts[spec.run_id]
+        try:
+            folder.save(record)
+        except OSError as exc:
+            raise write_error(folder.run_file(spec.run_id), exc) from None
+        failures += record["status"] != "ok"
+        bar.update(1)
+        bar.set_postfix(failed=failures)
+        if on_result is not None:
+            on_result(record)
+
+    def lost(spec: RunSpec, exc: BaseException) -> None:
+        if restartable and isinstance(exc, BrokenProcessPool) and attempts[spec.run_id] < MAX_ATTEMPTS:
+            queue.append(spec)  # retried first, on the fresh pool
+        else:
+            finish(spec, _lost_record(spec, exc))
+
     try:
         while queue or pending:
+            broken = False
             while queue and len(pending) < in_flight:
                 spec = queue.pop()
                 attempts[spec.run_id] = attempts.get(spec.run_id, 0) + 1
-                pending[executor.submit(execute_run, spec)] = spec
+                try:
+                    pending[executor.submit(execute_run, spec)] = spec
+                except BrokenProcessPool as exc:  # the pool broke since the last wait
+                    broken = True
+                    lost(spec, exc)
+                    if restartable:
+                        break
             finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-            broken = False
             for future in finished:
                 spec = pending.pop(future)
                 try:
                     record = future.result()
-                except Exception as exc:  # the worker itself died
-                    lost = isinstance(exc, BrokenProcessPool)
-                    broken = broken or lost
-                    if lost and hasattr(executor, "restart") and attempts[spec.run_id] < MAX_ATTEMPTS:
-                        queue.append(spec)  # retried on the fresh pool
-                        continue
-                    record = {"run_id": spec.run_id, "status": "failed", "kpis": None,
-                              "error": f"worker lost: {type(exc).__name__}: {exc}", "spec": asdict(spec),
-                              "wall_seconds": None}
-                record["attempts"] = attempts[spec.run_id]
-                try:
-                    folder.save(record)
-                except OSError as exc:
-                    raise _write_error(folder.run_file(spec.run_id), exc) from None
-                failures += record["status"] != "ok"
-                bar.update(1)
-                bar.set_postfix(failed=failures)
-                if on_result is not None:
-                    on_result(record)
-            if broken and hasattr(executor, "restart"):
+                except Exception as exc:  # the worker itself died (or the executor failed)
+                    broken = broken or isinstance(exc, BrokenProcessPool)
+                    lost(spec, exc)
+                    continue
+                finish(spec, record)
+            if broken and restartable:
                 for future, spec in list(pending.items()):  # the broken pool lost these too
-                    if future.done() and future.exception() is None:
-                        continue
+                    if future.done() and not future.cancelled() and future.exception() is None:
+                        continue  # finished before the break: saved on the next pass
                     pending.pop(future)
-                    if attempts[spec.run_id] < MAX_ATTEMPTS:
-                        queue.append(spec)
+                    lost(spec, BrokenProcessPool("the pool was replaced after a worker died"))
                 executor.restart()
     except BaseException:
         for future in pending:  # keep what finished; drop the rest
             if future.done() and not future.cancelled() and future.exception() is None:
-                with contextlib.suppress(OSError):  # the error being raised says why; resume reruns it
+                with contextlib.suppress(OSError, ScenarioError):  # the error raised says why
                     folder.save(future.result())
             else:
                 future.cancel()
@@ -314,20 +246,9 @@ def _drive(todo: list[RunSpec], executor: Executor, folder: BatchFolder, bar: An
     return failures
 
 
-def _check_folder(folder: BatchFolder, identity: dict[str, Any], resume: bool) -> None:
-    meta = folder.root / "metadata.json"
-    if folder.root.exists() and not folder.root.is_dir():
-        raise ScenarioError(str(folder.root), "--out", "exists and is not a folder")
-    if not resume and folder.runs.is_dir() and any(folder.runs.iterdir()):
-        raise ScenarioError(str(folder.root), "--out", "already holds a batch; add --resume to finish it "
-                            "or choose another folder")
-    if resume and meta.is_file():
-        old = json.loads(meta.read_text())
-        for key in ("scenarios", "points", "reps", "seed", "scale", "days", "common_seeds", "seeds"):
-            if old.get(key) != identity.get(key):
-                raise ScenarioError(str(meta), key, "differs from the batch being resumed; resume with "
-                                    "the same scenarios, sweep, reps, seed, scale, days and seeding")
-    folder.runs.mkdir(parents=True, exist_ok=True)
+def _lost_record(spec: RunSpec, exc: BaseException) -> dict[str, Any]:
+    return {"run_id": spec.run_id, "status": "failed", "kpis": None, "spec": asdict(spec),
+            "error": f"worker lost: {type(exc).__name__}: {exc}", "wall_seconds": None}
 
 
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
@@ -338,9 +259,10 @@ def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
 
 
 def write_tables(folder: BatchFolder, specs: list[RunSpec]) -> dict[str, int]:
-    """Rebuild runs.parquet (one row per run) and summary.csv from the run files."""
+    """Rebuild runs.parquet (one row per run) and summary.csv from the run files (a write error
+    is raised as one line naming the file)."""
     rows = []
-    for record in folder.records(specs):
+    for record in folder.records([s.run_id for s in specs]):
         spec = record["spec"]
         row = {"run_id": record["run_id"], "scenario": spec["scenario_name"], "point": spec["point"],
                "rep": spec["rep"], "seed": spec["seed"], "status": record["status"],
@@ -353,9 +275,13 @@ def write_tables(folder: BatchFolder, specs: list[RunSpec]) -> dict[str, int]:
     if len(frame):
         import pyarrow as pa
 
-        write_parquet(folder.root / "runs.parquet", pa.Table.from_pandas(frame, preserve_index=False))
-        summary = summarise(frame)
-        atomic_write_bytes(folder.root / "summary.csv", summary.to_csv(index=False).encode())
+        path = folder.root / "runs.parquet"
+        try:
+            write_parquet(path, pa.Table.from_pandas(frame, preserve_index=False))
+            path = folder.root / "summary.csv"
+            atomic_write_bytes(path, summarise(frame).to_csv(index=False).encode())
+        except OSError as exc:
+            raise write_error(path, exc) from None
     ok = int((frame["status"] == "ok").sum()) if len(frame) else 0
     return {"ok": ok, "failed": len(frame) - ok}
 
@@ -390,6 +316,12 @@ def plan_batch(scenarios: list[str], reps: int, points: list[dict[str, Any]], se
     if len(set(names)) != len(names):
         raise ScenarioError(scenarios[names.index(next(n for n in names if names.count(n) > 1))], "name",
                             "two scenarios in one batch share this name; names must differ")
+    slugs: dict[str, str] = {}
+    for path, name in zip(scenarios, names, strict=True):  # run files are named by slug: one per name
+        other = slugs.setdefault(safe_slug(name), name)
+        if other != name:
+            raise ScenarioError(str(path), "name", f"{name!r} gives the same file name "
+                                f"({safe_slug(name)}) as {other!r}; rename one")
     specs = []
     for s_index, (path, name) in enumerate(zip(scenarios, names, strict=True)):
         for p_index, params in enumerate(points or [{}]):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from sim.errors import ScenarioError
+from sim.scenario.loading import read_toml
 from sim.scenario.schema import Field, check_table
 
 DESIGNS = ("grid", "lhs", "sobol")
@@ -70,14 +70,7 @@ def load_sweep(path: str | Path, seed: int = 0, sensitivity: bool = False) -> Sw
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(str(path), "", "no such sweep file")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(str(path), "", f"not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(str(path), "", "not a UTF-8 text file") from None
-    except OSError as exc:
-        raise ScenarioError(str(path), "", f"cannot be read ({exc.strerror})") from None
+    raw = read_toml(path)
     cfg = check_table(raw, SWEEP, str(path), "")
     if not cfg["parameters"]:
         raise ScenarioError(str(path), "parameters", "must name at least one scenario key to vary")

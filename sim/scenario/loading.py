@@ -46,6 +46,18 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as a dict; a broken, non-UTF-8 or unreadable file is one line naming it."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(path), "", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(str(path), "", "not a UTF-8 text file") from None
+    except OSError as exc:
+        raise ScenarioError(str(path), "", f"cannot be read ({exc.strerror or exc})") from None
+
+
 def read_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read a scenario file and the chain of files it ``extends``, merged, not yet validated."""
     path = Path(path)
@@ -54,12 +66,7 @@ def read_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     resolved = path.resolve()
     if resolved in _seen:
         raise ScenarioError(str(path), "extends", "circular extends chain")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(str(path), "", f"not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(str(path), "", "not a UTF-8 text file") from None
+    data = read_toml(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data
