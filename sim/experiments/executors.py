@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-SCHEDULER_TIMEOUT = "5s"  # an unreachable Dask scheduler fails this fast, in one line
+SCHEDULER_TIMEOUT = "3s"  # an unreachable Dask scheduler fails this fast, in one line
 
 
 class LocalPool(Executor):
@@ -72,19 +73,48 @@ class LocalPool(Executor):
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
+SCHEDULER_ADDRESS = re.compile(r"(tcp|tls|ucx)://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)(:(\d{1,5}))?/?"
+                               r"|inproc://\S+")
+"""What ``--scheduler`` accepts: ``scheme://host[:port]`` (or an in-process address); anything
+else fails before connecting."""
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse a malformed Dask scheduler address in one line (key ``--scheduler``)."""
+    match = SCHEDULER_ADDRESS.fullmatch(address)
+    if match is None or (match.group(4) is not None and not 0 < int(match.group(4)) < 65536):
+        raise ScenarioError("command line", "--scheduler", "must be an address such as tcp://10.0.0.5:8786 "
+                            f"(scheme tcp, tls or ucx; port 1-65535), got {address!r}")
+
+
+def connect(address: str) -> Any:
+    """A ``distributed.Client`` for ``address``, or one line within ``SCHEDULER_TIMEOUT``.
+
+    Why every exception: what answers on a wrong port is anything (a web server's reply has
+    been read as a frame length and raised MemoryError); none of it deserves a traceback."""
+    check_scheduler(address)
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ScenarioError("command line", "--scheduler", "needs the dask[distributed] package "
+                            "(pip install 'dask[distributed]')") from None
+    try:
+        return Client(address, timeout=SCHEDULER_TIMEOUT)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:120]}"
+        if not isinstance(exc, OSError | TimeoutError):
+            raise ScenarioError("command line", "--scheduler", f"what answers at {address} is not a Dask "
+                                f"scheduler ({reason}); check the address and port") from None
+        raise ScenarioError("command line", "--scheduler", f"cannot reach a Dask scheduler at {address} "
+                            f"within {SCHEDULER_TIMEOUT} ({reason}); is it running?") from None
+
+
 @contextmanager
 def executor_for(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor]:
     """The executor for a batch: a Dask cluster (``scheduler`` address), a local process pool
     (``workers`` > 1; default: one per core) or this process (``workers`` = 1)."""
     if scheduler:
-        from distributed import Client
-
-        try:
-            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise ScenarioError("command line", "--scheduler", f"cannot reach {scheduler} within "
-                                f"{SCHEDULER_TIMEOUT} ({type(exc).__name__}); is the scheduler running?"
-                                ) from None
+        client = connect(scheduler)
         try:
             yield client.get_executor()
         finally:
@@ -113,24 +143,38 @@ def warm_worker(driver_pid: int | None = None) -> None:
 
 
 def _watch_driver(driver_pid: int, every_seconds: float = 0.5) -> None:
-    """Exit this worker when the driver process is gone (killed, even with SIGKILL).
+    """Exit this worker as soon as the driver process is gone (killed, even with SIGKILL).
 
     Why a watcher: pool workers are children of the forkserver, not of the driver, and hold both
-    ends of their task pipe, so nothing else tells them the driver died."""
+    ends of their task pipe (and the forkserver's keep-alive pipe), so nothing else tells them
+    the driver died. A pidfd (Linux) wakes the moment the driver exits and cannot be fooled by
+    a reused pid; elsewhere the pid is polled."""
     import threading
-    import time
 
-    def watch() -> None:
+    try:
+        handle = os.pidfd_open(driver_pid)
+    except ProcessLookupError:
+        os._exit(1)  # the driver died before this worker started
+    except (AttributeError, OSError):
+        handle = None
+
+    def wait_pidfd() -> None:
+        import select
+
+        select.select([handle], [], [])  # readable once the driver has exited
+        os._exit(1)
+
+    def poll() -> None:
+        import time
+
         while True:
             time.sleep(every_seconds)
             try:
                 os.kill(driver_pid, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:  # the pid now belongs to someone else: the driver is gone
+            except (ProcessLookupError, PermissionError):  # gone, or the pid is someone else's now
                 os._exit(1)
 
-    threading.Thread(target=watch, name="driver-watch", daemon=True).start()
+    threading.Thread(target=poll if handle is None else wait_pidfd, name="driver-watch", daemon=True).start()
 
 
 @dataclass(frozen=True)

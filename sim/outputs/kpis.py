@@ -128,6 +128,8 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         "enforcement_staff": _staff_handling(model, ("enforcement",), steps_only=False),
         "staff_cost": structure.staff_cost(),
         "staff_utilisation": _utilisation(model, t, lo, hi),
+        "hours_worked_per_week": _hours_worked(model, t, lo, hi),
+        "upward_burden": _upward_burden(model, t, lo, hi),
         "utilisation_by_unit": _utilisation_by_unit(model, t, lo, hi),
         "sla_attainment": _sla(model, t, lo, hi),
         "backlog_end": int(np.isnan(t.resolved).sum()),
@@ -256,6 +258,45 @@ def _utilisation(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, fl
         if pick.any() and capacity[pick].sum() > 0:
             out[level] = float(busy[pick].sum() / capacity[pick].sum())
     return out
+
+
+def _hours_worked(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, Any]:
+    """Hours of request work per staff member per week in the KPI window: overall, by level and
+    by unit kind. Server minutes are turned back into staff minutes (``unit_service_factor``);
+    only request work counts today (no duties, meetings or leave), so this is the reactive
+    workload a unit's people carry, not the week they actually work."""
+    structure = model.structure
+    weeks = (hi - lo) / (7 * DAY)
+    staff_minutes = t.leg_busy / structure.unit_service_factor[t.leg_unit]
+    per_kind = np.bincount(structure.unit_kind[t.leg_unit], weights=staff_minutes,
+                           minlength=len(structure.kinds))
+    headcount = np.array([k.staff * k.count for k in structure.kinds], dtype=float)
+    level = np.array([LEVELS.index(k.level) for k in structure.kinds])
+
+    def hours(minutes: float, people: float) -> float | None:
+        return float(minutes / 60.0 / people / weeks) if people > 0 and weeks > 0 else None
+
+    return {"overall": hours(per_kind.sum(), headcount.sum()),
+            "by_level": {lv: hours(per_kind[level == i].sum(), headcount[level == i].sum())
+                         for i, lv in enumerate(LEVELS) if np.any(level == i)},
+            "by_unit": {k.name: hours(per_kind[i], headcount[i]) for i, k in enumerate(structure.kinds)}}
+
+
+def _upward_burden(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, float | int | None]:
+    """How much the upper government weighs on the cadres who answer it (M1): the department
+    units that handle upper-task functions, their staff, and per cadre the upper divisions they
+    face and the upper tasks they receive a year."""
+    cadres = _staff_handling(model, ("upper",), steps_only=False)
+    functions = {f for kind in model.kinds if kind.category == "upper" for f in kind.functions}
+    facing = [k.name for k in model.structure.kinds if k.level == "department"
+              and set(model.structure.unit_config[k.name]["functions"]) & functions]
+    upper = CATEGORIES.index("upper")
+    years = (hi - lo) / DAY / 365.0
+    tasks = int(((t.category == upper) & (t.created >= lo) & (t.created < hi)).sum())
+    divisions = model.config["population"]["upper_divisions"]
+    return {"facing_units": len(facing), "cadres": cadres,
+            "divisions_per_cadre": divisions / cadres if cadres else None,
+            "tasks_per_cadre_per_year": tasks / years / cadres if cadres and years > 0 else None}
 
 
 def _utilisation_by_unit(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, float | None]:

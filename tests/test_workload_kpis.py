@@ -1,0 +1,52 @@
+"""Workload KPIs: hours of request work per staff member per week, and the upward burden (M1),
+checked against independent computations and the request catalogue's expected volumes."""
+
+from __future__ import annotations
+
+import pytest
+
+import sim
+from tests.conftest import SCENARIOS
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, dict]:
+    return {name: sim.run_scenario(SCENARIOS / f"{name}.toml", seed=2, scale=0.005, days=196).kpis
+            for name in ("township", "longgang-2021")}
+
+
+@pytest.mark.parametrize("name", ["township", "longgang-2021"])
+def test_hours_worked_agree_with_utilisation(runs: dict[str, dict], name: str) -> None:
+    """Two computations: staff minutes per head per week, and busy/open server minutes times the
+    40-hour contract every preset unit has. They agree only if the server bookkeeping is right.
+    The run's KPI window (196 - 28 warm-up days) is 24 whole weeks, so open time and calendar
+    weeks match exactly."""
+    kpis = runs[name]
+    by_unit = kpis["hours_worked_per_week"]["by_unit"]
+    assert len(by_unit) > 5
+    for unit, hours in by_unit.items():
+        assert hours == pytest.approx(kpis["utilisation_by_unit"][unit] * 40.0, rel=1e-9), unit
+    # levels: hours weigh unit kinds by headcount, utilisation by (whole) servers; close, not equal
+    for level, hours in kpis["hours_worked_per_week"]["by_level"].items():
+        assert hours == pytest.approx(kpis["staff_utilisation"][level] * 40.0, rel=0.05), level
+
+
+@pytest.mark.parametrize("name", ["township", "longgang-2021"])
+def test_upward_burden_matches_the_catalogue(runs: dict[str, dict], name: str) -> None:
+    kpis = runs[name]
+    burden = kpis["upward_burden"]
+    scenario = sim.load_scenario(SCENARIOS / f"{name}.toml")
+    divisions = scenario["population"]["upper_divisions"]
+    assert burden["divisions_per_cadre"] == pytest.approx(divisions / burden["cadres"])
+    # upper tasks: yearly rate x divisions (social_transfer and reforms do not touch them);
+    # Poisson count over ~170 days of about 4,500: sd about 1.5 %
+    expected = scenario["requests"]["upper_task"]["rate_per_year"] * divisions / burden["cadres"]
+    assert burden["tasks_per_cadre_per_year"] == pytest.approx(expected, rel=0.06)
+
+
+def test_modules_concentrate_the_upward_burden(runs: dict[str, dict]) -> None:
+    """M1: the flat design answers the same divisions with fewer units and fewer cadres, so each
+    cadre faces more divisions (2-3 each in the reference city)."""
+    town, flat = runs["township"]["upward_burden"], runs["longgang-2021"]["upward_burden"]
+    assert flat["facing_units"] < town["facing_units"]
+    assert flat["divisions_per_cadre"] > town["divisions_per_cadre"]
