@@ -402,6 +402,8 @@ def test_fuzz_shipped_sweeps(mutations: list, which: str, tmp_path_factory: pyte
     raw.pop("outputs", None)
     for _, pick, how, weird, factor, name in mutations:
         paths = _paths(raw)
+        if not paths:  # everything deleted already: an empty sweep file is a case too
+            break
         value = {"name": name, "scale": factor}.get(how, weird)
         raw = _mutate(raw, paths[pick % len(paths)], "replace" if how == "name" else how, value)
     try:

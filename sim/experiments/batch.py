@@ -219,7 +219,7 @@ def _drive(todo: list[RunSpec], executor: Executor, folder: BatchFolder, bar: An
                     if restartable:
                         break
             finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-            for future in finished:
+            for future in [f for f in pending if f in finished]:  # in submission order
                 spec = pending.pop(future)
                 try:
                     record = future.result()
@@ -239,7 +239,7 @@ def _drive(todo: list[RunSpec], executor: Executor, folder: BatchFolder, bar: An
         for future in pending:  # keep what finished; drop the rest
             if future.done() and not future.cancelled() and future.exception() is None:
                 with contextlib.suppress(OSError, ScenarioError):  # the error raised says why
-                    folder.save(future.result())
+                    folder.save({**future.result(), "attempts": attempts[pending[future].run_id]})
             else:
                 future.cancel()
         raise

@@ -68,6 +68,8 @@ class BatchFolder:
         """Take the folder's lock (``.lock``: pid, host, start time), or refuse in one line if a
         live batch holds it. A lock whose process is gone (same host, pid not running or reused
         by a younger process) is stale and taken over."""
+        if self.root.exists() and not self.root.is_dir():
+            raise ScenarioError(str(self.root), "--out", "exists and is not a folder")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
