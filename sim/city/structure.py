@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.engine.calendars import WeeklyCalendar
 from sim.scenario.loading import unit_covers
-from sim.scenario.schema import LEVELS
+from sim.scenario.schema import LEVELS, WORKING_DAYS_PER_YEAR
 
 
 @dataclass
@@ -34,6 +34,23 @@ class UnitKind:
     review_overlap: float
     hours_per_week: float
     first: int  # index of its first instance
+    leave_days: float = 0.0
+    duty_hours_per_week: float = 0.0
+
+    @property
+    def request_hours_per_week(self) -> float:
+        """Contract hours left for requests: less leave (spread over the year) and duties.
+
+        The time budget of one staff member, averaged over the year: (contract hours - duty
+        hours) x (1 - leave days / working days), so requests + duties + leave = the contract.
+        With no leave and no duties it is the contract, exactly."""
+        away = self.leave_days / WORKING_DAYS_PER_YEAR
+        return (self.hours_per_week - self.duty_hours_per_week) * (1.0 - away)
+
+    @property
+    def duty_hours_worked(self) -> float:
+        """Duty hours in an average week (duties pause on leave days)."""
+        return self.duty_hours_per_week * (1.0 - self.leave_days / WORKING_DAYS_PER_YEAR)
 
 
 @dataclass
@@ -52,7 +69,8 @@ class Structure:
         for name, unit in scenario["units"].items():
             kinds.append(UnitKind(name, unit["level"], unit["count"], unit["staff"], unit["calendar"],
                                   unit["knowledge"], unit["cost_per_staff"], unit["joint_review"],
-                                  unit["review_overlap"], unit["hours_per_week"], first))
+                                  unit["review_overlap"], unit["hours_per_week"], first,
+                                  unit["leave_days"], unit["duty_hours_per_week"]))
             first += unit["count"]
         return cls(kinds, calendars, scenario["units"])
 
@@ -76,14 +94,16 @@ class Structure:
 
     @cached_property
     def kind_on_duty(self) -> np.ndarray:
-        """Staff on duty on average in each unit kind: headcount x contract hours / open hours,
-        at most the headcount (assumed: shifts cover the calendar evenly).
+        """Staff serving requests on average in each unit kind: headcount x hours for requests
+        (``UnitKind.request_hours_per_week``) / open hours, at most the headcount (assumed:
+        shifts cover the calendar evenly).
 
         Why: a team open around the clock (168 h a week) with 40-hour contracts has about a
-        quarter of its people on duty at any time; an office open 40 h has all of them.
+        quarter of its people on duty at any time; an office open 40 h has all of them; leave and
+        duties take their share off the top.
         """
         hours_open = [self.calendars[k.calendar].week_minutes / 60 for k in self.kinds]
-        return np.array([min(k.staff, k.staff * k.hours_per_week / hours)
+        return np.array([min(k.staff, k.staff * k.request_hours_per_week / hours)
                          for k, hours in zip(self.kinds, hours_open, strict=True)])
 
     @cached_property

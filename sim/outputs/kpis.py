@@ -261,16 +261,18 @@ def _utilisation(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, fl
 
 
 def _hours_worked(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, Any]:
-    """Hours of request work per staff member per week in the KPI window: overall, by level and
-    by unit kind. Server minutes are turned back into staff minutes (``unit_service_factor``);
-    only request work counts today (no duties, meetings or leave), so this is the reactive
-    workload a unit's people carry, not the week they actually work."""
+    """Hours worked per staff member per week in the KPI window, overall, by level and by unit
+    kind: request work (server minutes turned back into staff minutes with
+    ``unit_service_factor``) plus the unit's duties (``duty_hours_per_week``, paused on leave).
+    Without duties in the scenario this is request work alone, far below a real week; overtime
+    is not modelled, so it never exceeds the contract."""
     structure = model.structure
     weeks = (hi - lo) / (7 * DAY)
     staff_minutes = t.leg_busy / structure.unit_service_factor[t.leg_unit]
-    per_kind = np.bincount(structure.unit_kind[t.leg_unit], weights=staff_minutes,
-                           minlength=len(structure.kinds))
     headcount = np.array([k.staff * k.count for k in structure.kinds], dtype=float)
+    duties = np.array([k.duty_hours_worked for k in structure.kinds]) * 60.0 * weeks * headcount
+    per_kind = np.bincount(structure.unit_kind[t.leg_unit], weights=staff_minutes,
+                           minlength=len(structure.kinds)) + duties
     level = np.array([LEVELS.index(k.level) for k in structure.kinds])
 
     def hours(minutes: float, people: float) -> float | None:

@@ -197,6 +197,11 @@ def cross_check(scenario: dict[str, Any], path: str) -> None:
                                 f"'{unit['calendar']}'; allowed: {', '.join(sorted(calendars))}")
         if not unit["functions"]:
             raise ScenarioError(path, f"units.{name}.functions", "must name at least one function")
+        left = unit["hours_per_week"] - unit["duty_hours_per_week"]  # leave is at most 200 of 250 days
+        if left <= 0:
+            raise ScenarioError(path, f"units.{name}.duty_hours_per_week", f"leaves no time for requests: "
+                                f"{unit['hours_per_week']:g} contract hours less duties is {left:.3g} h "
+                                "a week; duties must take less than the contract")
     if not scenario["requests"]:
         raise ScenarioError(path, "requests", "must define at least one request kind")
     for name, kind in scenario["requests"].items():

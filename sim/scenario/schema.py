@@ -39,6 +39,7 @@ MAX_RATE = 1_000_000.0  # requests per origin agent per year (grid workers: abou
 # test station may put a whole stream on one agent); the memory estimate bounds the total
 MAX_COST = 10_000_000.0  # CNY per staff member per year
 MAX_SEED = 2**63 - 1
+WORKING_DAYS_PER_YEAR = 250.0  # assumed: 52 five-day weeks less W5's 11 public holidays (249), rounded
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,13 @@ UNIT = {
     "hours_per_week": Field("number", 40.0, minimum=0, exclusive_minimum=True, maximum=168,
                             help="contract hours of one staff member; with the calendar's open hours "
                             "this sets how many serve at once"),
+    "leave_days": Field("number", 0.0, minimum=0, maximum=200,
+                        help="days a year each staff member is away (annual leave, training, sick "
+                        "leave), out of WORKING_DAYS_PER_YEAR; 0 = not modelled"),
+    "duty_hours_per_week": Field("number", 0.0, minimum=0, maximum=168,
+                                 help="hours a week each staff member spends on duties that are not "
+                                 "requests (documents and reports for upper government W3, meetings and "
+                                 "reception W1, inspections, patrol rounds); 0 = not modelled"),
     "calendar": Field("str", "office", help="name of a calendar in [calendars]"),
     "knowledge": Field("number", REQUIRED, minimum=0, maximum=MAX_KNOWLEDGE, allow_inf=True,
                        help="solves requests whose difficulty is at most this (inf = all)"),
