@@ -61,22 +61,29 @@ def _to_work(c, t, always, open_, day_minutes, week_minutes, before, is_work, ha
     day = min(int(rest // DAY), 6)
     base = week * week_minutes[c] + before[c, day]
     into = min(max(rest - day * DAY - open_[c], 0.0), day_minutes[c])
-    if has_ex[c]:  # the holiday exceptions (as WeeklyCalendar._adjusted)
-        d = math.floor(t / DAY)
-        cycle = math.floor(d / HOLIDAY_CYCLE_DAYS)
-        r = d - cycle * HOLIDAY_CYCLE_DAYS
-        n = ex_n[c]
-        k = 0
-        while k < n and ex_day[c, k] < r:
-            k += 1
-        w = base + cycle * ex_before[c, n] + ex_before[c, k]
-        is_open = is_work[c, day]
-        if k < n and ex_day[c, k] == r:
-            is_open = ex_open[c, k]
-        return w + into if is_open else w
+    if has_ex[c]:
+        return _holiday_work(c, t, base, into, is_work[c, day], ex_n, ex_day, ex_open, ex_before)
     if not is_work[c, day]:
         return base
     return base + into
+
+
+@numba.njit(cache=True)
+def _holiday_work(c, t, base, into, weekly_open, ex_n, ex_day, ex_open, ex_before):
+    """The weekly clock plus the holiday exceptions (as ``WeeklyCalendar._adjusted``); not
+    inlined, so calendars without holidays do not pay for it in compile time."""
+    d = math.floor(t / DAY)
+    cycle = math.floor(d / HOLIDAY_CYCLE_DAYS)
+    r = d - cycle * HOLIDAY_CYCLE_DAYS
+    n = ex_n[c]
+    k = 0
+    while k < n and ex_day[c, k] < r:
+        k += 1
+    w = base + cycle * ex_before[c, n] + ex_before[c, k]
+    is_open = weekly_open
+    if k < n and ex_day[c, k] == r:
+        is_open = ex_open[c, k]
+    return w + into if is_open else w
 
 
 @numba.njit(cache=True)
