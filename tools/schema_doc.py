@@ -57,6 +57,11 @@ def generate() -> str:
     for name, title in (("calendars", "[calendars.NAME]"), ("units", "[units.NAME]"),
                         ("requests", "[requests.NAME]")):
         out += ["", f"### `{title}`", *_table("", SCENARIO[name].schema)]
+        if name == "units":
+            out += ["", "### `[units.NAME.duties.NAME]`", "",
+                    "A duty: work that is not a request, queued at each opening of the unit's "
+                    "calendar (documents, meetings, reception, inspections).",
+                    *_table("", SCENARIO["units"].schema["duties"].schema)]
     out += ["", "## Reforms", "",
             "Each `[[reforms]]` table has `name` plus the reform's parameters, applied in order "
             "(a child scenario's reforms follow its parent's)."]

@@ -10,6 +10,7 @@ import numpy as np
 from sim.city.agents import Firm, GovernmentUnit, GridWorker, Resident, UpperDivision
 from sim.city.catalogue import compile_catalogue
 from sim.city.demand import Demand, NewRequests, Population
+from sim.city.duties import DutyPlan
 from sim.city.planner import Planner
 from sim.city.structure import Structure
 from sim.engine.calendars import DAY
@@ -44,10 +45,16 @@ class GovernanceModel(mesa.Model):
         self._create_agents()
         self.demand = Demand(self.kinds, self.population, self.structure.calendars, demand_rng)
         self.planner = Planner(self.structure, self.kinds, scenario["handoff"], routing_rng)
+        # the working day's own stream, spawned after the others so they stay as they were
+        self.duties = DutyPlan(self.structure, scenario["population"],
+                               self.rng.spawn(1)[0] if any(k.duties for k in self.structure.kinds)
+                               else np.random.default_rng(0))
         engine_class = QueueEngine if scenario["simulation"]["engine"] == "reference" else CompiledEngine
         self.engine = engine_class(self.structure.unit_servers.tolist(), self.structure.unit_calendar,
                                    self.structure.calendars["office"],
-                                   self.structure.unit_service_factor.tolist())
+                                   self.structure.unit_service_factor.tolist(),
+                                   self.structure.unit_overtime_minutes.tolist(),
+                                   self.structure.unit_has_duties.tolist())
         self._requests: list[NewRequests] = []
         self._legs: list[Legs] = []
         self.day = 0
@@ -86,6 +93,8 @@ class GovernanceModel(mesa.Model):
         legs = self.planner.plan(new.kind, new.location, new.segment)
         offset = self.engine.n_requests
         self.engine.add(new.created, legs)
+        if self.duties:
+            self.engine.add_duties(first_day, self.duties.days(first_day, end_day))
         self._requests.append(new)
         self._legs.append(_shift(legs, offset))
         self._planned_until = end_day

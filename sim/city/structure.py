@@ -35,22 +35,18 @@ class UnitKind:
     hours_per_week: float
     first: int  # index of its first instance
     leave_days: float = 0.0
-    duty_hours_per_week: float = 0.0
+    overtime_hours_per_day: float = 0.0
+    duties: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def request_hours_per_week(self) -> float:
-        """Contract hours left for requests: less leave (spread over the year) and duties.
+        """Contract hours at work: the contract less leave, spread over the year.
 
-        The time budget of one staff member, averaged over the year: (contract hours - duty
-        hours) x (1 - leave days / working days), so requests + duties + leave = the contract.
-        With no leave and no duties it is the contract, exactly."""
-        away = self.leave_days / WORKING_DAYS_PER_YEAR
-        return (self.hours_per_week - self.duty_hours_per_week) * (1.0 - away)
-
-    @property
-    def duty_hours_worked(self) -> float:
-        """Duty hours in an average week (duties pause on leave days)."""
-        return self.duty_hours_per_week * (1.0 - self.leave_days / WORKING_DAYS_PER_YEAR)
+        The time budget of one staff member, averaged over the year: contract x (1 - leave days /
+        working days), so work + leave = the contract. Duties are work queued beside requests
+        (``sim.city.duties``), and overtime adds to it day by day (``sim.engine.workday``).
+        With no leave it is the contract, exactly."""
+        return self.hours_per_week * (1.0 - self.leave_days / WORKING_DAYS_PER_YEAR)
 
 
 @dataclass
@@ -64,13 +60,18 @@ class Structure:
 
     @classmethod
     def from_scenario(cls, scenario: dict[str, Any]) -> Structure:
+        """Unit kinds and calendars; with ``simulation.working_day`` off, no duties and no
+        overtime (requests only, as before the working day existed)."""
         calendars = {name: WeeklyCalendar.from_config(c) for name, c in scenario["calendars"].items()}
+        workday = scenario["simulation"].get("working_day", True)
         kinds, first = [], 0
         for name, unit in scenario["units"].items():
             kinds.append(UnitKind(name, unit["level"], unit["count"], unit["staff"], unit["calendar"],
                                   unit["knowledge"], unit["cost_per_staff"], unit["joint_review"],
                                   unit["review_overlap"], unit["hours_per_week"], first,
-                                  unit["leave_days"], unit["duty_hours_per_week"]))
+                                  unit["leave_days"],
+                                  unit.get("overtime_hours_per_day", 0.0) if workday else 0.0,
+                                  dict(unit.get("duties", {})) if workday else {}))
             first += unit["count"]
         return cls(kinds, calendars, scenario["units"])
 
@@ -119,6 +120,15 @@ class Structure:
         x 2.1)."""
         factor = self.kind_servers / self.kind_on_duty
         return np.repeat(factor, [k.count for k in self.kinds])
+
+    @cached_property
+    def unit_overtime_minutes(self) -> np.ndarray:
+        """Most minutes a day each unit's staff may stay past closing (0 = no overtime)."""
+        return np.repeat([k.overtime_hours_per_day * 60.0 for k in self.kinds], [k.count for k in self.kinds])
+
+    @cached_property
+    def unit_has_duties(self) -> np.ndarray:
+        return np.repeat([bool(k.duties) for k in self.kinds], [k.count for k in self.kinds])
 
     @cached_property
     def unit_servers(self) -> np.ndarray:

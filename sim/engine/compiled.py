@@ -14,8 +14,16 @@ import numba
 import numpy as np
 
 from sim.engine.calendars import DAY, EPS_CLOSE, HOLIDAY_CYCLE_DAYS, WEEK, WeeklyCalendar
+from sim.engine.compiled_workday import (
+    clock_end_time,
+    clock_start_time,
+    clock_to_work,
+    next_open_day,
+    team_overtime,
+)
 from sim.engine.legs import Legs
-from sim.engine.reference import EngineLog, leg_layout
+from sim.engine.reference import EngineLog, WorkdayLog, leg_layout
+from sim.engine.workday import next_open_day as first_open_day
 
 
 class CalendarTable:
@@ -196,40 +204,169 @@ def _pop(heap_t, heap_s, heap_l, size):
 
 
 @numba.njit(cache=True)
+def _finish_leg(leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff, leg_req,
+                last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, unit_cal, review, ot_cap,
+                clk_n, clk_day, clk_start, clk_len, always, open_, day_minutes, week_minutes, n_days, days,
+                before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before):
+    """Calendar times of a served visit, its review period, then its next visit or resolution
+    (``QueueEngine._complete``); returns the new (heap size, seq, resolutions size)."""
+    unit = leg_unit[leg]
+    c = unit_cal[unit]
+    begin = start_w[leg]
+    finish = end_w[leg]
+    if ot_cap[unit] > 0:
+        start[leg] = clock_start_time(unit, begin, open_[c], clk_n, clk_day, clk_start, clk_len)
+        if finish > begin:
+            done = clock_end_time(unit, finish, open_[c], clk_n, clk_day, clk_start, clk_len)
+        else:
+            done = start[leg]
+    else:
+        start[leg] = _start_time(c, begin, always, open_, day_minutes, week_minutes, n_days, days, before,
+                                 is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+        if finish > begin:
+            done = _end_time(c, finish, always, open_, day_minutes, week_minutes, n_days, days, before,
+                             is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+        else:
+            done = start[leg]
+    end[leg] = done
+    lead = leg_lead[leg]
+    if lead > 0:
+        w_done = _to_work(review, done, always, open_, day_minutes, week_minutes, before, is_work,
+                          has_ex, ex_n, ex_day, ex_open, ex_before)
+        done = _end_time(review, w_done + lead * day_minutes[review], always, open_, day_minutes,
+                         week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open,
+                         ex_before)
+    req = leg_req[leg]
+    if leg == last_leg[req]:
+        ready[req] = done
+        res_size = _push(res_t, res_s, res_l, res_size, done, 0, 0)
+    else:
+        size = _push(heap_t, heap_s, heap_l, size, done + leg_handoff[leg + 1], seq, leg + 1)
+        seq += 1
+    return size, seq, res_size
+
+
+@numba.njit(cache=True)
 def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_unit, leg_service, leg_lead,
                leg_handoff, leg_req, last_leg, arrive, start, end, start_w, end_w, ready, res_t, res_s, res_l,
-               free, free_first, n_servers, unit_cal, review, always, open_, day_minutes, week_minutes,
-               n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before):
-    """state = [heap size, next seq, resolutions heap size, next arrival, arrivals].
+               free, free_first, n_servers, unit_cal, review, wd, ot_cap, clk_n, clk_day, clk_start, clk_len,
+               pend_head, pend_tail, pend_next, grp_cal, grp_day, grp_closing, grp_wants_close, duty_ptr,
+               duty_units, clock_ptr, clock_units, duty_min, dlog_unit, dlog_begin, dlog_min,
+               always, open_, day_minutes, week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day,
+               ex_open, ex_before):
+    """state = [heap size, next seq, resolutions heap size, next arrival, arrivals];
+    wd = [day-event groups, duty shares logged].
 
     First visits wait in ``arr_*``, sorted by (time, seq); later visits in the heap. Taking the
     smaller (time, seq) of the two heads is the same order as one heap holding both, with a
-    heap only as large as the requests in progress."""
+    heap only as large as the requests in progress. With a working day (``wd[0]`` groups of
+    calendars), openings and closings are events too, before requests at equal times
+    (``QueueEngine._run_with_workday``)."""
     size = state[0]
     seq = state[1]
     res_size = state[2]
     pos = state[3]
     n_arr = state[4]
+    n_groups = wd[0]
+    n_log = wd[1]
     while True:
+        t_day = math.inf
+        g_best = -1
+        for g in range(n_groups):
+            cg = grp_cal[g]
+            td = grp_day[g] * DAY + open_[cg]
+            if grp_closing[g]:
+                td += day_minutes[cg]
+            if td < t_day or (td == t_day and grp_closing[g] and not grp_closing[g_best]):
+                t_day = td
+                g_best = g
         from_heap = size > 0 and (pos >= n_arr or _less(heap_t[0], heap_s[0], arr_t[pos], arr_s[pos]))
         if from_heap:
             t = heap_t[0]
-            if t > t_end:
-                break
+        elif pos < n_arr:
+            t = arr_t[pos]
+        else:
+            t = math.inf
+        if g_best >= 0 and t_day <= t_end and t_day <= t:
+            cg = grp_cal[g_best]
+            day = grp_day[g_best]
+            if grp_closing[g_best]:
+                for k in range(clock_ptr[g_best], clock_ptr[g_best + 1]):
+                    u = clock_units[k]
+                    n = clk_n[u]
+                    close_w = clk_start[u, n - 1] + day_minutes[cg]
+                    extra = team_overtime(free, free_first[u], n_servers[u], close_w, ot_cap[u])
+                    clk_len[u, n - 1] = day_minutes[cg] + extra
+                    clk_day[u, n] = next_open_day(cg, clk_day[u, n - 1] + 1, is_work, has_ex, ex_n, ex_day,
+                                                  ex_open)
+                    clk_start[u, n] = close_w + extra
+                    clk_len[u, n] = day_minutes[cg]
+                    clk_n[u] = n + 1
+                    horizon = clk_start[u, n] + day_minutes[cg]
+                    prev = -1
+                    leg = pend_head[u]
+                    while leg >= 0:
+                        nxt = pend_next[leg]
+                        if end_w[leg] < horizon:
+                            size, seq, res_size = _finish_leg(
+                                leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead,
+                                leg_handoff, leg_req, last_leg, start, end, start_w, end_w, ready, res_t,
+                                res_s, res_l, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len,
+                                always, open_, day_minutes, week_minutes, n_days, days, before, is_work,
+                                has_ex, ex_n, ex_day, ex_open, ex_before)
+                            if prev < 0:
+                                pend_head[u] = nxt
+                            else:
+                                pend_next[prev] = nxt
+                            if pend_tail[u] == leg:
+                                pend_tail[u] = prev
+                        else:
+                            prev = leg
+                        leg = nxt
+                grp_closing[g_best] = False
+                grp_day[g_best] = next_open_day(cg, day + 1, is_work, has_ex, ex_n, ex_day, ex_open)
+            else:
+                if day < duty_min.shape[0]:
+                    for k in range(duty_ptr[g_best], duty_ptr[g_best + 1]):
+                        u = duty_units[k]
+                        minutes = duty_min[day, u]
+                        if minutes > 0:
+                            if ot_cap[u] > 0:
+                                opening = clock_to_work(u, t_day, open_[cg], clk_n, clk_day, clk_start,
+                                                        clk_len)
+                            else:
+                                opening = _to_work(cg, t_day, always, open_, day_minutes, week_minutes,
+                                                   before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+                            m = n_servers[u]
+                            share = minutes / m
+                            for i in range(free_first[u], free_first[u] + m):
+                                f = free[i]
+                                b = f if f > opening else opening
+                                free[i] = b + share
+                                dlog_unit[n_log] = u
+                                dlog_begin[n_log] = b
+                                dlog_min[n_log] = share
+                                n_log += 1
+                if grp_wants_close[g_best]:
+                    grp_closing[g_best] = True
+                else:
+                    grp_day[g_best] = next_open_day(cg, day + 1, is_work, has_ex, ex_n, ex_day, ex_open)
+            continue
+        if t > t_end:
+            break
+        if from_heap:
             leg = heap_l[0]
             size = _pop(heap_t, heap_s, heap_l, size)
         else:
-            if pos >= n_arr:
-                break
-            t = arr_t[pos]
-            if t > t_end:
-                break
             leg = arr_l[pos]
             pos += 1
         unit = leg_unit[leg]
         c = unit_cal[unit]
-        w = _to_work(c, t, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n, ex_day,
-                     ex_open, ex_before)
+        if ot_cap[unit] > 0:
+            w = clock_to_work(unit, t, open_[c], clk_n, clk_day, clk_start, clk_len)
+        else:
+            w = _to_work(c, t, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n,
+                         ex_day, ex_open, ex_before)
         first = free_first[unit]
         best = first
         for k in range(first + 1, first + n_servers[unit]):
@@ -242,32 +379,24 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
         arrive[leg] = t
         start_w[leg] = begin
         end_w[leg] = finish
-        start[leg] = _start_time(c, begin, always, open_, day_minutes, week_minutes, n_days, days, before,
-                                 is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
-        if finish > begin:
-            done = _end_time(c, finish, always, open_, day_minutes, week_minutes, n_days, days, before,
-                             is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
-        else:
-            done = start[leg]
-        end[leg] = done
-        lead = leg_lead[leg]
-        if lead > 0:
-            w_done = _to_work(review, done, always, open_, day_minutes, week_minutes, before, is_work,
-                              has_ex, ex_n, ex_day, ex_open, ex_before)
-            done = _end_time(review, w_done + lead * day_minutes[review], always, open_, day_minutes,
-                             week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open,
-                             ex_before)
-        req = leg_req[leg]
-        if leg == last_leg[req]:
-            ready[req] = done
-            res_size = _push(res_t, res_s, res_l, res_size, done, 0, 0)
-        else:
-            size = _push(heap_t, heap_s, heap_l, size, done + leg_handoff[leg + 1], seq, leg + 1)
-            seq += 1
+        if ot_cap[unit] > 0 and finish >= clk_start[unit, clk_n[unit] - 1] + day_minutes[c]:
+            pend_next[leg] = -1
+            if pend_tail[unit] < 0:
+                pend_head[unit] = leg
+            else:
+                pend_next[pend_tail[unit]] = leg
+            pend_tail[unit] = leg
+            continue
+        size, seq, res_size = _finish_leg(
+            leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff, leg_req,
+            last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, unit_cal, review, ot_cap, clk_n,
+            clk_day, clk_start, clk_len, always, open_, day_minutes, week_minutes, n_days, days, before,
+            is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
     state[0] = size
     state[1] = seq
     state[2] = res_size
     state[3] = pos
+    wd[1] = n_log
 
 
 @numba.njit(cache=True)
@@ -296,11 +425,13 @@ class CompiledEngine:
     """Drop-in for ``QueueEngine`` (same constructor, methods and results), compiled with Numba."""
 
     def __init__(self, servers: list[int], calendars: list[WeeklyCalendar],
-                 review_calendar: WeeklyCalendar, service_factor: list[float] | None = None) -> None:
+                 review_calendar: WeeklyCalendar, service_factor: list[float] | None = None,
+                 overtime_minutes: list[float] | None = None, duty_units: list[bool] | None = None) -> None:
         unique: list[WeeklyCalendar] = []
         for cal in [*calendars, review_calendar]:
             if not any(cal is u for u in unique):
                 unique.append(cal)
+        self._unique = unique
         self._cal_arrays = CalendarTable(unique).arrays()
         self._unit_cal = np.array([next(i for i, u in enumerate(unique) if u is c) for c in calendars],
                                   dtype=np.int64)
@@ -323,6 +454,72 @@ class CompiledEngine:
         self._n_req = 0
         self._resolved_counted = 0
         self.now = 0.0
+        self._setup_workday(calendars, overtime_minutes, duty_units)
+
+    def _setup_workday(self, calendars: list[WeeklyCalendar], overtime: list[float] | None,
+                       duty_units: list[bool] | None) -> None:
+        """Arrays of the working day (as ``QueueEngine._setup_workday``): groups of calendars in the
+        order their first unit appears, units' clocks, pending lists, duties and their log."""
+        n = len(calendars)
+        self._ot_cap = np.asarray(overtime if overtime is not None else np.zeros(n), dtype=np.float64)
+        duty = np.asarray(duty_units if duty_units is not None else np.zeros(n, dtype=bool), dtype=np.bool_)
+        groups: list[int] = []
+        for u in range(n):
+            if (self._ot_cap[u] > 0 or duty[u]) and self._unit_cal[u] not in groups:
+                groups.append(int(self._unit_cal[u]))
+        group_of = {c: g for g, c in enumerate(groups)}
+        members = [[u for u in range(n) if duty[u] and group_of.get(int(self._unit_cal[u])) == g]
+                   for g in range(len(groups))]
+        clocks = [[u for u in range(n) if self._ot_cap[u] > 0 and group_of.get(int(self._unit_cal[u])) == g]
+                  for g in range(len(groups))]
+        self._wd = np.array([len(groups), 0], dtype=np.int64)
+        self._grp_cal = np.array(groups, dtype=np.int64)
+        self._grp_day = np.array([first_open_day(self._unique[c], 0) for c in groups], dtype=np.int64)
+        self._grp_closing = np.zeros(len(groups), dtype=np.bool_)
+        self._grp_wants_close = np.array([bool(c) for c in clocks], dtype=np.bool_)
+        self._duty_ptr = np.concatenate(([0], np.cumsum([len(m) for m in members]))).astype(np.int64)
+        self._duty_units = np.array([u for m in members for u in m], dtype=np.int64)
+        self._clock_ptr = np.concatenate(([0], np.cumsum([len(m) for m in clocks]))).astype(np.int64)
+        self._clock_units = np.array([u for m in clocks for u in m], dtype=np.int64)
+        self._duty_servers = int(self._n_servers[duty].sum()) if n else 0
+        self._clk_n = np.zeros(n, dtype=np.int64)
+        self._clk_day = np.zeros((n, 0), dtype=np.int64)
+        self._clk_start = np.zeros((n, 0))
+        self._clk_len = np.zeros((n, 0))
+        self._clk_first = [(u, first_open_day(calendars[u], 0), calendars[u].day_minutes)
+                           for u in range(n) if self._ot_cap[u] > 0]
+        self._grow_clocks(8)
+        for u, day, minutes in self._clk_first:
+            self._clk_n[u] = 1
+            self._clk_day[u, 0] = day
+            self._clk_len[u, 0] = minutes
+        self._pend_head = np.full(n, -1, dtype=np.int64)
+        self._pend_tail = np.full(n, -1, dtype=np.int64)
+        self._pend_next = np.zeros(0, dtype=np.int64)
+        self._duty_min = np.zeros((0, n))
+        self._dlog_unit = np.zeros(0, dtype=np.int64)
+        self._dlog_begin = np.zeros(0)
+        self._dlog_min = np.zeros(0)
+
+    def _grow_clocks(self, columns: int) -> None:
+        if columns <= self._clk_day.shape[1]:
+            return
+        columns = max(columns, 2 * self._clk_day.shape[1])
+        for name in ("_clk_day", "_clk_start", "_clk_len"):
+            old = getattr(self, name)
+            new = np.zeros((old.shape[0], columns), dtype=old.dtype)
+            new[:, : old.shape[1]] = old
+            setattr(self, name, new)
+
+    def add_duties(self, first_day: int, minutes: np.ndarray) -> None:
+        """Duties (server minutes) per day from ``first_day`` (rows) and unit (columns)."""
+        minutes = np.asarray(minutes, dtype=np.float64)
+        rows = first_day + len(minutes)
+        if rows > len(self._duty_min):
+            grown = np.zeros((max(rows, 2 * len(self._duty_min)), self._duty_min.shape[1]))
+            grown[: len(self._duty_min)] = self._duty_min
+            self._duty_min = grown
+        self._duty_min[first_day:rows] = minutes
 
     @property
     def n_requests(self) -> int:
@@ -361,6 +558,8 @@ class CompiledEngine:
         self._heap_t = _grow(self._heap_t, n_total)
         self._heap_s = _grow(self._heap_s, n_total)
         self._heap_l = _grow(self._heap_l, n_total)
+        if self._clk_first:
+            self._pend_next = _grow(self._pend_next, n_legs)
         self._add_arrivals(created + legs.handoff[first - leg0], first)
 
     def _add_arrivals(self, times: np.ndarray, legs: np.ndarray) -> None:
@@ -380,13 +579,42 @@ class CompiledEngine:
         self._state[3], self._state[4] = 0, len(all_t)
 
     def run_until(self, t_end: float) -> None:
+        if self._wd[0]:  # room for every opening and closing up to t_end
+            days_ahead = int(max(t_end - self.now, 0.0) // DAY) + 2
+            self._grow_clocks(int(t_end // DAY) + 3)
+            needed = int(self._wd[1]) + days_ahead * self._duty_servers
+            for name in ("_dlog_unit", "_dlog_begin", "_dlog_min"):
+                setattr(self, name, _grow(getattr(self, name), needed))
         _run_until(float(t_end), self._state, self._heap_t, self._heap_s, self._heap_l, self._arr_t,
                    self._arr_s, self._arr_l, self._unit,
                    self._service, self._lead, self._handoff, self._req, self._last_leg, self._arrive,
                    self._start, self._end, self._start_w, self._end_w, self._ready, self._res_t, self._res_s,
                    self._res_l, self._free, self._free_first, self._n_servers, self._unit_cal, self._review,
-                   *self._cal_arrays)
+                   self._wd, self._ot_cap, self._clk_n, self._clk_day, self._clk_start, self._clk_len,
+                   self._pend_head, self._pend_tail, self._pend_next, self._grp_cal, self._grp_day,
+                   self._grp_closing, self._grp_wants_close, self._duty_ptr, self._duty_units,
+                   self._clock_ptr, self._clock_units, self._duty_min, self._dlog_unit, self._dlog_begin,
+                   self._dlog_min, *self._cal_arrays)
         self.now = max(self.now, t_end)
+
+    def workday_log(self) -> WorkdayLog:
+        n = int(self._wd[1])
+        clocks = {}
+        for u, _, contract in self._clk_first:
+            k = int(self._clk_n[u])
+            length = self._clk_len[u, :k].copy()
+            clocks[u] = (self._clk_day[u, :k].copy(), self._clk_start[u, :k].copy(), length,
+                         np.append(length[:-1] - contract, 0.0))
+        return WorkdayLog(self._dlog_unit[:n].copy(), self._dlog_begin[:n].copy(), self._dlog_min[:n].copy(),
+                          clocks)
+
+    def unit_to_work(self, t: float) -> np.ndarray:
+        """Working minutes before calendar minute ``t``, per unit (overtime clocks included)."""
+        out = np.array([self._unique[c].to_work(t) for c in self._unit_cal])
+        for u, _, _ in self._clk_first:
+            out[u] = clock_to_work(u, float(t), self._unique[self._unit_cal[u]].open, self._clk_n,
+                                   self._clk_day, self._clk_start, self._clk_len)
+        return out
 
     def resolved_by(self, t: float) -> int:
         popped = _count_resolved(float(t), self._res_t, self._res_s, self._res_l, self._state)

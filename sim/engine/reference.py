@@ -20,6 +20,7 @@ import numpy as np
 
 from sim.engine.calendars import WeeklyCalendar
 from sim.engine.legs import Legs
+from sim.engine.workday import DaySchedule, UnitClock
 
 
 @dataclass
@@ -32,6 +33,20 @@ class EngineLog:
     leg_start_work: np.ndarray
     leg_end_work: np.ndarray
     ready: np.ndarray  # per request: when its last leg's review period ended (= resolved)
+
+
+@dataclass
+class WorkdayLog:
+    """What the working day added: duties queued at openings and overtime decided at closings.
+
+    Per duty share (one server's part of a unit's day of duties): unit, working minute it began
+    and staff-server minutes. Per unit that may work overtime: its clock (open days, the working
+    minute each starts, its length) and the overtime decided on each of those days."""
+
+    duty_unit: np.ndarray
+    duty_begin: np.ndarray
+    duty_minutes: np.ndarray
+    clocks: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 
 
 def leg_layout(n_requests: int, legs: Legs, leg0: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,10 +66,14 @@ class QueueEngine:
         review_calendar: calendar that counts review periods (``lead_days``) in working days.
         service_factor: per unit, multiplies staff minutes into server minutes (see
             ``Structure.unit_service_factor``); default 1.
+        overtime_minutes: per unit, the most minutes a day its staff stay past closing when work
+            is queued (``sim.engine.workday``); default 0 (no overtime).
+        duty_units: per unit, whether it receives duties (``add_duties``); default none.
     """
 
     def __init__(self, servers: list[int], calendars: list[WeeklyCalendar],
-                 review_calendar: WeeklyCalendar, service_factor: list[float] | None = None) -> None:
+                 review_calendar: WeeklyCalendar, service_factor: list[float] | None = None,
+                 overtime_minutes: list[float] | None = None, duty_units: list[bool] | None = None) -> None:
         self._free = [[0.0] * int(c) for c in servers]  # per unit: heap of server-free working times
         self._factor = np.asarray(service_factor if service_factor is not None else [1.0] * len(servers))
         self._calendars = calendars
@@ -78,6 +97,32 @@ class QueueEngine:
         self._resolutions: list[float] = []  # heap of resolution times not yet counted
         self._resolved_counted = 0
         self.now = 0.0
+        self._setup_workday(calendars, overtime_minutes, duty_units)
+
+    def _setup_workday(self, calendars: list[WeeklyCalendar], overtime: list[float] | None,
+                       duty_units: list[bool] | None) -> None:
+        n = len(calendars)
+        overtime = list(overtime) if overtime is not None else [0.0] * n
+        duty = list(duty_units) if duty_units is not None else [False] * n
+        self._clock: list[UnitClock | None] = [UnitClock(c, m) if m > 0 else None
+                                               for c, m in zip(calendars, overtime, strict=True)]
+        groups: list[WeeklyCalendar] = []
+        for u, cal in enumerate(calendars):
+            if (overtime[u] > 0 or duty[u]) and not any(cal is g for g in groups):
+                groups.append(cal)
+        group_of = [next((i for i, g in enumerate(groups) if g is c), -1) for c in calendars]
+        self._group_duty = [[u for u in range(n) if duty[u] and group_of[u] == g] for g in range(len(groups))]
+        self._group_clock = [[u for u in range(n) if overtime[u] > 0 and group_of[u] == g]
+                             for g in range(len(groups))]
+        self._schedule = DaySchedule(groups, [bool(c) for c in self._group_clock]) if groups else None
+        self._duty_days: dict[int, np.ndarray] = {}
+        self._pending: list[list[int]] = [[] for _ in range(n)]
+        self._duty_log: tuple[list[int], list[float], list[float]] = ([], [], [])
+
+    def add_duties(self, first_day: int, minutes: np.ndarray) -> None:
+        """Duties (server minutes) per day from ``first_day`` (rows) and unit (columns)."""
+        for i, row in enumerate(np.asarray(minutes, dtype=np.float64)):
+            self._duty_days[first_day + i] = row
 
     @property
     def n_requests(self) -> int:
@@ -109,7 +154,11 @@ class QueueEngine:
             self._seq += 1
 
     def run_until(self, t_end: float) -> None:
-        """Process every arrival at or before ``t_end``."""
+        """Process every arrival (and, with a working day, every opening and closing) at or before
+        ``t_end``."""
+        if self._schedule is not None:
+            self._run_with_workday(t_end)
+            return
         heap, heappop, heappush, heapreplace = self._heap, heapq.heappop, heapq.heappush, heapq.heapreplace
         unit_of, service, lead, handoff = self._unit, self._service, self._lead, self._handoff
         free, calendars, review = self._free, self._calendars, self._review
@@ -146,6 +195,119 @@ class QueueEngine:
                 seq += 1
         self._seq = seq
         self.now = max(self.now, t_end)
+
+    def _run_with_workday(self, t_end: float) -> None:
+        """The same loop with day events: at equal times closings, then openings, then arrivals."""
+        heap = self._heap
+        schedule = self._schedule
+        assert schedule is not None
+        while True:
+            t_day, group = schedule.next()
+            t_req = heap[0][0] if heap else math.inf
+            if t_day <= t_req and t_day <= t_end:
+                self._day_event(group, t_day)
+                continue
+            if t_req > t_end:
+                break
+            t, _, leg = heapq.heappop(heap)
+            self._serve(leg, t)
+        self.now = max(self.now, t_end)
+
+    def _day_event(self, group: int, t: float) -> None:
+        schedule = self._schedule
+        assert schedule is not None
+        day = schedule.day[group]
+        if schedule.closing[group]:
+            for unit in self._group_clock[group]:
+                clock = self._clock[unit]
+                assert clock is not None
+                clock.close(self._free[unit])
+                self._release(unit, clock.horizon)
+        else:
+            minutes = self._duty_days.get(day)
+            if minutes is not None:
+                for unit in self._group_duty[group]:
+                    if minutes[unit] > 0:
+                        self._queue_duty(unit, t, minutes[unit])
+        schedule.advance(group)
+
+    def _queue_duty(self, unit: int, t: float, minutes: float) -> None:
+        """Share a day's duties among the unit's servers, each behind the work it already has."""
+        clock = self._clock[unit]
+        opening = clock.to_work(t) if clock is not None else self._calendars[unit].to_work(t)
+        servers = self._free[unit]
+        share = minutes / len(servers)
+        log_unit, log_begin, log_minutes = self._duty_log
+        for i, f in enumerate(servers):  # max(f, opening) + share keeps the heap order
+            begin = f if f > opening else opening
+            servers[i] = begin + share
+            log_unit.append(unit)
+            log_begin.append(begin)
+            log_minutes.append(share)
+
+    def _serve(self, leg: int, t: float) -> None:
+        unit = self._unit[leg]
+        clock = self._clock[unit]
+        servers = self._free[unit]
+        w = clock.to_work(t) if clock is not None else self._calendars[unit].to_work(t)
+        s = servers[0]
+        begin = w if w > s else s
+        finish = begin + self._service[leg]
+        heapq.heapreplace(servers, finish)
+        self._arrive[leg] = t
+        self._start_w[leg] = begin
+        self._end_w[leg] = finish
+        if clock is not None and finish >= clock.horizon:
+            self._pending[unit].append(leg)  # its calendar times wait for today's closing decision
+            return
+        self._complete(leg)
+
+    def _release(self, unit: int, horizon: float) -> None:
+        """Complete the pending visits that now end inside a decided day, in arrival order."""
+        waiting = self._pending[unit]
+        if not waiting:
+            return
+        keep = []
+        for leg in waiting:
+            if self._end_w[leg] < horizon:
+                self._complete(leg)
+            else:
+                keep.append(leg)
+        self._pending[unit] = keep
+
+    def _complete(self, leg: int) -> None:
+        """Calendar times of a served visit, its review period, then the next visit or resolution."""
+        unit = self._unit[leg]
+        clock = self._clock[unit]
+        cal = clock if clock is not None else self._calendars[unit]
+        begin, finish = self._start_w[leg], self._end_w[leg]
+        self._start[leg] = cal.start_time(begin)
+        done = cal.end_time(finish) if finish > begin else self._start[leg]
+        self._end[leg] = done
+        days = self._lead[leg]
+        review = self._review
+        if days > 0:
+            done = review.end_time(review.to_work(done) + days * review.day_minutes)
+        req = self._req[leg]
+        if leg == self._last_leg[req]:
+            self._ready[req] = done
+            heapq.heappush(self._resolutions, done)
+        else:
+            heapq.heappush(self._heap, (done + self._handoff[leg + 1], self._seq, leg + 1))
+            self._seq += 1
+
+    def workday_log(self) -> WorkdayLog:
+        clocks = {u: (np.asarray(c.days, dtype=np.int64), np.asarray(c.start), np.asarray(c.length),
+                      np.append(np.asarray(c.length[:-1]) - c.contract, 0.0))
+                  for u, c in enumerate(self._clock) if c is not None}
+        unit, begin, minutes = self._duty_log
+        return WorkdayLog(np.asarray(unit, dtype=np.int64), np.asarray(begin, dtype=np.float64),
+                          np.asarray(minutes, dtype=np.float64), clocks)
+
+    def unit_to_work(self, t: float) -> np.ndarray:
+        """Working minutes before calendar minute ``t``, per unit (overtime clocks included)."""
+        return np.array([c.to_work(t) if c is not None else cal.to_work(t)
+                         for c, cal in zip(self._clock, self._calendars, strict=True)])
 
     def resolved_by(self, t: float) -> int:
         """Requests resolved at or before ``t`` (``t`` must not decrease between calls)."""

@@ -65,9 +65,8 @@ def build_tables(model: Any) -> RunTables:
 def _busy_minutes(model: Any, log: Any, unit: np.ndarray) -> np.ndarray:
     """Working minutes each leg occupied a server inside [warm-up end, horizon]."""
     lo, hi = _window(model)
-    cals = model.structure.unit_calendar
-    lo_w = np.array([c.to_work(lo) for c in cals])[unit]
-    hi_w = np.array([c.to_work(hi) for c in cals])[unit]
+    lo_w = model.engine.unit_to_work(lo)[unit]
+    hi_w = model.engine.unit_to_work(hi)[unit]
     start = np.nan_to_num(log.leg_start_work, nan=np.inf)
     end = np.nan_to_num(log.leg_end_work, nan=np.inf)
     return np.clip(np.minimum(end, hi_w) - np.maximum(start, lo_w), 0.0, None)
@@ -138,6 +137,9 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         "share_high_frequency_in_community": _share_low(model, t, done, high_frequency=True),
         "share_resolved_community_or_below": _share_low(model, t, done, high_frequency=False),
     }
+    if model.structure.unit_overtime_minutes.any() or model.structure.unit_has_duties.any():
+        kpis["hours_at_work_per_week"] = _hours_at_work(model, lo, hi)
+        kpis["overtime_hours_per_week"] = _per_head_week(model, _overtime_minutes(model, lo, hi), lo, hi)
     resolved_in_window = int(((t.resolved >= lo) & (t.resolved <= hi)).sum())
     years = (hi - lo) / DAY / 365.0
     kpis["cost_per_resolved_request"] = (kpis["staff_cost"] * years / resolved_in_window
@@ -246,12 +248,51 @@ def _share_low(model: Any, t: RunTables, done: np.ndarray, high_frequency: bool)
     return float(np.mean(t.solved_level[pick] <= LEVELS.index("community")))
 
 
-def _utilisation(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, float]:
-    """Busy staff minutes / open staff minutes in the KPI window, overall and by level."""
+def _open_minutes(model: Any, lo: float, hi: float) -> np.ndarray:
+    """Working minutes of each unit in [lo, hi): its calendar's, plus overtime where decided."""
+    return model.engine.unit_to_work(hi) - model.engine.unit_to_work(lo)
+
+
+def _duty_busy(model: Any, lo: float, hi: float) -> np.ndarray:
+    """Server minutes of duties worked inside the window, per unit."""
+    log = model.engine.workday_log()
+    busy = np.zeros(model.structure.n_units)
+    if len(log.duty_unit):
+        lo_w = model.engine.unit_to_work(lo)[log.duty_unit]
+        hi_w = model.engine.unit_to_work(hi)[log.duty_unit]
+        end = np.minimum(log.duty_begin + log.duty_minutes, hi_w)
+        inside = np.clip(end - np.maximum(log.duty_begin, lo_w), 0.0, None)
+        busy += np.bincount(log.duty_unit, weights=inside, minlength=len(busy))
+    return busy
+
+
+def _busy_by_unit(model: Any, t: RunTables, lo: float, hi: float) -> np.ndarray:
+    """Server minutes of work (requests and duties) per unit inside the window."""
+    busy = np.bincount(t.leg_unit, weights=t.leg_busy, minlength=model.structure.n_units)
+    if model.structure.unit_has_duties.any():
+        busy = busy + _duty_busy(model, lo, hi)
+    return busy
+
+
+def _overtime_minutes(model: Any, lo: float, hi: float) -> np.ndarray:
+    """Staff minutes of overtime per unit on days opening inside the window: each day's extension
+    times the staff on duty (servers are whole; ``Structure.kind_on_duty`` is exact)."""
     structure = model.structure
-    open_minutes = np.array([c.open_minutes(lo, hi) for c in structure.unit_calendar])
+    out = np.zeros(structure.n_units)
+    on_duty = structure.kind_on_duty[structure.unit_kind]
+    for unit, (days, _, _, extra) in model.engine.workday_log().clocks.items():
+        opening = days * DAY + structure.unit_calendar[unit].open
+        out[unit] = extra[(opening >= lo) & (opening < hi)].sum() * on_duty[unit]
+    return out
+
+
+def _utilisation(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, float]:
+    """Busy server minutes (requests and duties) / open server minutes (overtime included) in the
+    KPI window, overall and by level."""
+    structure = model.structure
+    open_minutes = _open_minutes(model, lo, hi)
     capacity = open_minutes * structure.unit_servers
-    busy = np.bincount(t.leg_unit, weights=t.leg_busy, minlength=structure.n_units)
+    busy = _busy_by_unit(model, t, lo, hi)
     out = {"overall": float(busy.sum() / capacity.sum()) if capacity.sum() > 0 else None}
     for i, level in enumerate(LEVELS):
         pick = structure.unit_level == i
@@ -260,19 +301,12 @@ def _utilisation(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, fl
     return out
 
 
-def _hours_worked(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, Any]:
-    """Hours worked per staff member per week in the KPI window, overall, by level and by unit
-    kind: request work (server minutes turned back into staff minutes with
-    ``unit_service_factor``) plus the unit's duties (``duty_hours_per_week``, paused on leave).
-    Without duties in the scenario this is request work alone, far below a real week; overtime
-    is not modelled, so it never exceeds the contract."""
+def _per_head_week(model: Any, per_unit_minutes: np.ndarray, lo: float, hi: float) -> dict[str, Any]:
+    """Staff minutes per unit -> hours per staff member per week, overall, by level and unit kind."""
     structure = model.structure
     weeks = (hi - lo) / (7 * DAY)
-    staff_minutes = t.leg_busy / structure.unit_service_factor[t.leg_unit]
+    per_kind = np.bincount(structure.unit_kind, weights=per_unit_minutes, minlength=len(structure.kinds))
     headcount = np.array([k.staff * k.count for k in structure.kinds], dtype=float)
-    duties = np.array([k.duty_hours_worked for k in structure.kinds]) * 60.0 * weeks * headcount
-    per_kind = np.bincount(structure.unit_kind[t.leg_unit], weights=staff_minutes,
-                           minlength=len(structure.kinds)) + duties
     level = np.array([LEVELS.index(k.level) for k in structure.kinds])
 
     def hours(minutes: float, people: float) -> float | None:
@@ -282,6 +316,24 @@ def _hours_worked(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, A
             "by_level": {lv: hours(per_kind[level == i].sum(), headcount[level == i].sum())
                          for i, lv in enumerate(LEVELS) if np.any(level == i)},
             "by_unit": {k.name: hours(per_kind[i], headcount[i]) for i, k in enumerate(structure.kinds)}}
+
+
+def _hours_worked(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, Any]:
+    """Hours of work per staff member per week in the KPI window, overall, by level and by unit
+    kind: requests and duties (server minutes turned back into staff minutes with
+    ``unit_service_factor``). Without duties this is request work alone, far below a real week."""
+    structure = model.structure
+    work = _busy_by_unit(model, t, lo, hi) / structure.unit_service_factor
+    return _per_head_week(model, work, lo, hi)
+
+
+def _hours_at_work(model: Any, lo: float, hi: float) -> dict[str, Any]:
+    """Hours at work per staff member per week: the contract less leave, plus overtime (W1 and W2
+    report these: presence, not only busy time)."""
+    structure = model.structure
+    weeks = (hi - lo) / (7 * DAY)
+    contract = np.array([k.request_hours_per_week * k.staff for k in structure.kinds])[structure.unit_kind]
+    return _per_head_week(model, contract * 60.0 * weeks + _overtime_minutes(model, lo, hi), lo, hi)
 
 
 def _upward_burden(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, float | int | None]:
@@ -304,10 +356,13 @@ def _upward_burden(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, 
 def _utilisation_by_unit(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, float | None]:
     """Busy / open server minutes per unit kind: where the load sits (org map, bottlenecks)."""
     structure = model.structure
-    open_minutes = np.array([c.open_minutes(lo, hi) for c in structure.unit_calendar])
+    open_minutes = _open_minutes(model, lo, hi)
     capacity = np.bincount(structure.unit_kind, weights=open_minutes * structure.unit_servers,
                            minlength=len(structure.kinds))
     busy = np.bincount(structure.unit_kind[t.leg_unit], weights=t.leg_busy, minlength=len(structure.kinds))
+    if structure.unit_has_duties.any():
+        busy = busy + np.bincount(structure.unit_kind, weights=_duty_busy(model, lo, hi),
+                                  minlength=len(structure.kinds))
     return {k.name: (float(busy[i] / capacity[i]) if capacity[i] > 0 else None)
             for i, k in enumerate(structure.kinds)}
 

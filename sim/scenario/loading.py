@@ -197,16 +197,22 @@ def cross_check(scenario: dict[str, Any], path: str) -> None:
                                 f"'{unit['calendar']}'; allowed: {', '.join(sorted(calendars))}")
         if not unit["functions"]:
             raise ScenarioError(path, f"units.{name}.functions", "must name at least one function")
-        left = unit["hours_per_week"] - unit["duty_hours_per_week"]  # leave is at most 200 of 250 days
-        if left <= 0:
-            raise ScenarioError(path, f"units.{name}.duty_hours_per_week", f"leaves no time for requests: "
-                                f"{unit['hours_per_week']:g} contract hours less duties is {left:.3g} h "
-                                "a week; duties must take less than the contract")
+        _check_overtime(name, unit, calendars[unit["calendar"]], path)
     if not scenario["requests"]:
         raise ScenarioError(path, "requests", "must define at least one request kind")
     for name, kind in scenario["requests"].items():
         _check_request(name, kind, scenario, path)
     check_unit_function_names(scenario, path)
+
+
+def _check_overtime(name: str, unit: dict[str, Any], calendar: dict[str, Any], path: str) -> None:
+    """Overtime extends a day past its closing, so the extended day must end by midnight."""
+    extra = unit["overtime_hours_per_day"]
+    if extra > 0 and calendar["close_hour"] + extra > 24:
+        raise ScenarioError(path, f"units.{name}.overtime_hours_per_day",
+                            f"must be <= {24 - calendar['close_hour']:g} (its calendar "
+                            f"'{unit['calendar']}' closes at {calendar['close_hour']:g}; overtime must end "
+                            f"by midnight) (got {extra:g})")
 
 
 def _check_request(name: str, kind: dict[str, Any], scenario: dict[str, Any], path: str) -> None:

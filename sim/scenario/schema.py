@@ -192,6 +192,18 @@ CALENDAR = {
                       "make-up days (day 0 = Monday 1 January 2024); 'none' = every week alike"),
 }
 
+DUTY_DRIVERS = ("unit", "staff", "resident", "firm")
+
+DUTY = {
+    "per": Field("str", "unit", choices=DUTY_DRIVERS,
+                 help="what the count is per: each unit, each staff member, or each resident or firm "
+                 "the unit serves (the city's total split equally among the kind's units)"),
+    "count_per_year": Field("number", REQUIRED, minimum=0, maximum=MAX_RATE,
+                            help="items a year per driver (documents, meetings, inspections)"),
+    "minutes": Field("number", REQUIRED, minimum=0, exclusive_minimum=True, maximum=MAX_MINUTES,
+                     help="staff minutes per item"),
+}
+
 UNIT = {
     "level": Field("str", REQUIRED, choices=LEVELS, help="organisation level"),
     "count": Field("int", 1, minimum=1, maximum=MAX_COUNT,
@@ -203,10 +215,13 @@ UNIT = {
     "leave_days": Field("number", 0.0, minimum=0, maximum=200,
                         help="days a year each staff member is away (annual leave, training, sick "
                         "leave), out of WORKING_DAYS_PER_YEAR; 0 = not modelled"),
-    "duty_hours_per_week": Field("number", 0.0, minimum=0, maximum=168,
-                                 help="hours a week each staff member spends on duties that are not "
-                                 "requests (documents and reports for upper government W3, meetings and "
-                                 "reception W1, inspections, patrol rounds); 0 = not modelled"),
+    "overtime_hours_per_day": Field("number", 0.0, minimum=0, maximum=16,
+                                    help="most hours a day staff stay past closing while work is "
+                                    "queued (W1, W2: 9.5-12 h days); the calendar's close_hour plus this "
+                                    "must stay within the day; 0 = no overtime"),
+    "duties": Field("map", {}, schema=DUTY,
+                    help="work that is not a request, queued at each opening: name -> {per, "
+                    "count_per_year, minutes} (see [units.X.duties.Y])"),
     "calendar": Field("str", "office", help="name of a calendar in [calendars]"),
     "knowledge": Field("number", REQUIRED, minimum=0, maximum=MAX_KNOWLEDGE, allow_inf=True,
                        help="solves requests whose difficulty is at most this (inf = all)"),
@@ -278,6 +293,9 @@ SCENARIO = {
                         help="queueing core: compiled (Numba) or the reference Python loop; same results"),
         "warmup_days": Field("int", 0, minimum=0, maximum=MAX_DAYS,
                              help="days excluded from KPIs (capped at run/4)"),
+        "working_day": Field("bool", True,
+                             help="units' duties and overtime take effect; false = requests only, "
+                             "every day the contract (as before the working day existed)"),
     }),
     "handoff": Field("table", {}, schema={
         "delay_hours": Field("number", 0.0, minimum=0, maximum=MAX_HOURS,

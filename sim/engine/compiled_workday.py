@@ -1,0 +1,98 @@
+"""Compiled pieces of the working day (``sim.engine.workday`` is the reference): the clock of a
+unit that may work overtime, kept as rows of 2-D arrays, and the open-day test.
+
+Same arithmetic in the same order as the Python classes, so both engines agree exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from sim.engine.calendars import DAY, EPS_CLOSE, HOLIDAY_CYCLE_DAYS
+
+
+@numba.njit(cache=True)
+def is_open_day(c, d, is_work, has_ex, ex_n, ex_day, ex_open):
+    """``WeeklyCalendar.is_open_day`` for calendar row ``c``."""
+    if has_ex[c]:
+        r = d % HOLIDAY_CYCLE_DAYS
+        for k in range(ex_n[c]):
+            if ex_day[c, k] == r:
+                return ex_open[c, k]
+    return is_work[c, d % 7]
+
+
+@numba.njit(cache=True)
+def next_open_day(c, d, is_work, has_ex, ex_n, ex_day, ex_open):
+    while not is_open_day(c, d, is_work, has_ex, ex_n, ex_day, ex_open):
+        d += 1
+    return d
+
+
+@numba.njit(cache=True)
+def clock_to_work(u, t, opening, clk_n, clk_day, clk_start, clk_len):
+    """``UnitClock.to_work``; ``opening`` is the calendar's opening minute of the day."""
+    d = math.floor(t / DAY)
+    lo = 0
+    hi = clk_n[u]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if clk_day[u, mid] <= d:
+            lo = mid + 1
+        else:
+            hi = mid
+    j = lo - 1
+    if j >= 0 and t < clk_day[u, j] * DAY + opening:
+        j -= 1
+    if j < 0:
+        return 0.0
+    return clk_start[u, j] + min(t - (clk_day[u, j] * DAY + opening), clk_len[u, j])
+
+
+@numba.njit(cache=True)
+def clock_start_time(u, w, opening, clk_n, clk_day, clk_start, clk_len):
+    """``UnitClock.start_time``."""
+    n = clk_n[u]
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if clk_start[u, mid] <= w:
+            lo = mid + 1
+        else:
+            hi = mid
+    j = max(lo - 1, 0)
+    if clk_start[u, j] + clk_len[u, j] - w < EPS_CLOSE and j + 1 < n:
+        j += 1
+    return clk_day[u, j] * DAY + opening + (w - clk_start[u, j])
+
+
+@numba.njit(cache=True)
+def clock_end_time(u, w, opening, clk_n, clk_day, clk_start, clk_len):
+    """``UnitClock.end_time``."""
+    lo = 0
+    hi = clk_n[u]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if clk_start[u, mid] < w:
+            lo = mid + 1
+        else:
+            hi = mid
+    j = max(lo - 1, 0)
+    return clk_day[u, j] * DAY + opening + (w - clk_start[u, j])
+
+
+@numba.njit(cache=True)
+def team_overtime(free, first, count, close_w, cap):
+    """``workday.team_overtime`` over servers ``first .. first + count - 1``."""
+    backlog = np.empty(count)
+    for i in range(count):
+        backlog[i] = max(0.0, free[first + i] - close_w)
+    backlog.sort()
+    total = 0.0
+    for i in range(count):
+        total += backlog[i]
+    return min(cap, total / count)

@@ -1,0 +1,210 @@
+"""The working day: duties queued at openings, overtime decided at closings.
+
+  * both engines agree request by request with duties, overtime and holidays on;
+  * the time ledger balances for every unit and day (busy + idle = contract + overtime, idle never
+    negative) and every minute of work is in it;
+  * overtime allowed but never needed changes nothing; overtime is taken only when work is
+    queued at closing, never past the cap;
+  * with the cap binding, work piles up at the rate the arithmetic of the day says;
+  * a duty's volume follows its driver (per unit: not the headcount; per staff member: it does);
+  * ``simulation.working_day = false`` gives exactly the run without duties and overtime;
+  * bad overtime and duty settings are refused in one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.city.model import GovernanceModel
+from sim.cli import main
+from sim.engine.calendars import DAY, WeeklyCalendar
+from sim.engine.compiled import CompiledEngine
+from sim.engine.legs import Legs
+from sim.experiments.api import run_scenario
+from sim.outputs.ledger import time_ledger
+from sim.scenario.loading import load_scenario
+from tests.conftest import SCENARIOS
+
+WORKDAY = {  # a township preset with a working day: documents and meetings, overtime allowed
+    "units.township_office.overtime_hours_per_day": 3.0,
+    "units.township_office.duties": {"documents": {"per": "unit", "count_per_year": 2850.0, "minutes": 60.0},
+                                     "meetings": {"per": "staff", "count_per_year": 100.0, "minutes": 120.0}},
+    "units.leadership.overtime_hours_per_day": 2.0,
+    "units.leadership.duties": {"reception": {"per": "staff", "count_per_year": 150.0, "minutes": 240.0}},
+    "units.market_enforcement.overtime_hours_per_day": 2.0,
+    "units.market_enforcement.duties": {"inspections": {"per": "firm", "count_per_year": 0.3,
+                                                        "minutes": 90.0}},
+}
+
+
+def _model(engine: str, days: int, **extra: object) -> GovernanceModel:
+    config = load_scenario(SCENARIOS / "township.toml",
+                           {"simulation.engine": engine, "simulation.scale": 0.002, **WORKDAY, **extra})
+    model = GovernanceModel(config, seed=3)
+    model.run(days)
+    return model
+
+
+def test_engines_agree_with_duties_overtime_and_holidays() -> None:
+    holidays = {"calendars.office.holidays": "cn-2024"}
+    ref, com = _model("reference", 50, **holidays), _model("compiled", 50, **holidays)
+    a, b = ref.engine.log(), com.engine.log()
+    for field in ("leg_arrive", "leg_start", "leg_end", "leg_start_work", "leg_end_work", "ready"):
+        assert np.array_equal(getattr(a, field), getattr(b, field), equal_nan=True), field
+    wa, wb = ref.engine.workday_log(), com.engine.workday_log()
+    assert np.array_equal(np.sort(wa.duty_begin), np.sort(wb.duty_begin)) and len(wa.duty_begin) > 100
+    assert wa.clocks.keys() == wb.clocks.keys()
+    for unit in wa.clocks:
+        assert all(np.array_equal(x, y) for x, y in zip(wa.clocks[unit], wb.clocks[unit], strict=True))
+    assert sum(c[3].sum() for c in wa.clocks.values()) > 0  # overtime was worked
+
+
+def test_the_ledger_balances_every_day() -> None:
+    model = _model("compiled", 60)
+    structure = model.structure
+    units = [structure.kinds[i].first for i, k in enumerate(structure.kinds)
+             if k.name in ("township_office", "leadership", "market_enforcement", "tax_approval")]
+    log, work = model.engine.log(), model.engine.workday_log()
+    for unit in units:
+        ledger = time_ledger(model, unit)
+        assert len(ledger["day"]) >= 40
+        # idle is never negative: no server double-booked, none served outside its day
+        assert ledger["idle"].min() >= -1e-6 * ledger["contract"].max()
+        cap = structure.unit_overtime_minutes[unit] * structure.unit_servers[unit]
+        assert np.all(ledger["overtime"] <= cap + 1e-9)
+        # every minute of work before the last day's end is in the ledger
+        mine = model.engine.leg_unit() == unit
+        day_end = model.day * DAY
+        start_w = log.leg_start_work[mine]
+        end_w = log.leg_end_work[mine]
+        cutoff = model.engine.unit_to_work(day_end)[unit]
+        begin = np.nan_to_num(start_w, nan=np.inf)
+        worked = np.clip(np.minimum(np.nan_to_num(end_w, nan=np.inf), cutoff) - begin, 0, None).sum()
+        assert ledger["requests"].sum() == pytest.approx(worked, rel=1e-9, abs=1e-6)
+        duty = work.duty_unit == unit
+        duty_worked = np.clip(np.minimum(work.duty_begin[duty] + work.duty_minutes[duty], cutoff)
+                              - work.duty_begin[duty], 0, None).sum()
+        assert ledger["duties"].sum() == pytest.approx(duty_worked, rel=1e-9, abs=1e-6)
+
+
+def _station(rho: float, cap_hours: float, days: int, seed: int, servers: int = 4,
+             arrive_minutes: float = 480.0, fixed: bool = False) -> CompiledEngine:
+    """One office station (9-17, Monday-Friday), Poisson arrivals in the first ``arrive_minutes``
+    of each open day carrying ``rho`` times its contract capacity of work, service of 30 minutes
+    (exponential, or fixed)."""
+    office = WeeklyCalendar(9, 17, [0, 1, 2, 3, 4])
+    engine = CompiledEngine([servers], [office], office, None, [cap_hours * 60.0], [False])
+    rng = np.random.default_rng(seed)
+    per_day = rho * servers * 480.0 / 30.0
+    created = []
+    for day in range(days):
+        if office.is_open_day(day):
+            created.append(day * DAY + 540.0 + np.sort(rng.uniform(0, arrive_minutes, rng.poisson(per_day))))
+    times = np.concatenate(created)
+    n = len(times)
+    service = np.full(n, 30.0) if fixed else rng.exponential(30.0, n)
+    legs = Legs(np.arange(n), np.zeros(n, dtype=np.int64), service, np.zeros(n), np.zeros(n),
+                np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+    engine.add(times, legs)
+    for day in range(1, days + 1):
+        engine.run_until(day * DAY)
+    return engine
+
+
+def test_overtime_not_needed_changes_nothing() -> None:
+    """With fixed 30-minute visits arriving only in the morning at a light load, no work is left
+    at closing (more than 32 arrivals in four hours would be needed), so the unit never stays: the
+    same times as a unit that may not stay (within the rounding of two ways of adding up the clock)."""
+    light = _station(0.2, 2.0, 60, seed=1, arrive_minutes=240.0, fixed=True)
+    none = _station(0.2, 0.0, 60, seed=1, arrive_minutes=240.0, fixed=True)
+    assert light.workday_log().clocks[0][3].sum() == 0.0
+    assert np.allclose(light.log().leg_end, none.log().leg_end, rtol=0, atol=1e-6)
+    busy = _station(0.2, 2.0, 60, seed=1)  # arrivals until closing: some days run over
+    assert busy.workday_log().clocks[0][3].sum() > 0
+
+
+@pytest.mark.parametrize("rho", [1.5, 1.8])
+def test_backlog_grows_at_the_rate_the_capped_day_leaves(rho: float) -> None:
+    """Past what the longest day can carry (rho > 1 + cap / 8 h), servers never idle once the
+    backlog builds, so the day is always extended by the cap and the work left over grows by
+    (rho - 1 - cap / 8 h) x 8 h x servers a working day. Fixed 30-minute visits; the mean daily
+    growth over working days 40-200 of 20 seeds is within 6 % of it, and its standard error is at
+    most a third of that tolerance (so the check can fail)."""
+    cap, servers, days = 2.0, 4, 300  # 300 calendar days: about 214 working days
+    rates = []
+    for seed in range(20):
+        engine = _station(rho, cap, days, seed, servers, fixed=True)
+        day, _, length, extra = engine.workday_log().clocks[0]
+        assert np.all(extra <= cap * 60.0 + 1e-9)
+        log = engine.log()
+        # work committed past each day's end = work arrived so far - work the days have offered
+        offered = np.cumsum(length[:-1]) * servers
+        arrived = np.array([engine.leg_service()[log.leg_arrive < (d + 1) * DAY].sum() for d in day[:-1]])
+        backlog = arrived - offered
+        rates.append((backlog[200] - backlog[40]) / 160.0)
+        assert np.mean(extra[40:200]) == pytest.approx(cap * 60.0)  # always the whole cap
+    expected = (rho - 1.0 - cap / 8.0) * 480.0 * servers
+    tolerance = 0.06 * expected
+    assert np.std(rates, ddof=1) / np.sqrt(len(rates)) <= tolerance / 3
+    assert np.mean(rates) == pytest.approx(expected, abs=tolerance)
+
+
+def test_stable_overload_is_carried_by_overtime() -> None:
+    """Between the contract and the capped day (1 < rho < 1 + cap / 8 h) the queue stays bounded
+    and mean overtime covers at least the excess load, (rho - 1) x 8 h, and stays within the cap."""
+    rho, cap = 1.15, 2.0
+    extras = []
+    for seed in range(4):
+        engine = _station(rho, cap, 170, seed)
+        extras.append(engine.workday_log().clocks[0][3][20:-1].mean())
+        assert engine.resolved_by(170 * DAY) >= 0.97 * engine.n_requests  # no growing backlog
+    assert (rho - 1) * 480.0 * 0.97 <= np.mean(extras) <= cap * 60.0
+
+
+def test_duty_volume_follows_its_driver(tiny_path: Path) -> None:
+    text = tiny_path.read_text()
+    per_unit = text.replace('[units.section]\nlevel = "department"\nstaff = 2\n',
+                            '[units.section]\nlevel = "department"\nstaff = STAFF\n'
+                            'duties = { documents = { per = "PER", count_per_year = 500, minutes = 60 } }\n')
+    hours = {}
+    for per in ("unit", "staff"):
+        for staff in (2, 4):
+            path = tiny_path.parent / f"{per}-{staff}.toml"
+            path.write_text(per_unit.replace("STAFF", str(staff)).replace("PER", per))
+            result = run_scenario(path, seed=2, scale=1.0, days=70)
+            work = result.model.engine.workday_log()
+            hours[per, staff] = work.duty_minutes.sum() / 60.0
+    expected_unit = 500 * 60 / 60 * 70 / 365  # about 95.9 hours of documents in 70 days
+    assert hours["unit", 2] == pytest.approx(expected_unit, rel=0.15)
+    assert hours["unit", 4] == pytest.approx(hours["unit", 2], rel=0.15)  # not the headcount
+    assert hours["staff", 4] == pytest.approx(2 * hours["staff", 2], rel=0.15)  # the headcount
+
+
+def test_working_day_off_is_the_run_without_it() -> None:
+    off = run_scenario(SCENARIOS / "township.toml", seed=4, scale=0.002, days=30,
+                       overrides={**WORKDAY, "simulation.working_day": False})
+    plain = run_scenario(SCENARIOS / "township.toml", seed=4, scale=0.002, days=30)
+    assert np.array_equal(off.tables.resolved, plain.tables.resolved, equal_nan=True)
+    assert off.kpis["staff_utilisation"] == plain.kpis["staff_utilisation"]
+    on = run_scenario(SCENARIOS / "township.toml", seed=4, scale=0.002, days=30, overrides=WORKDAY)
+    assert on.kpis["hours_worked_per_week"]["by_unit"]["township_office"] > \
+        plain.kpis["hours_worked_per_week"]["by_unit"]["township_office"] + 5
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("units.township_office.overtime_hours_per_day", "8.0", "overtime must end by midnight"),
+    ("units.grid.overtime_hours_per_day", "-1", "units.grid.overtime_hours_per_day"),
+    ("units.leadership.duties", "{ docs = { per = \"house\", count_per_year = 1, minutes = 5 } }",
+     "units.leadership.duties.docs.per"),
+    ("units.leadership.duties", "{ docs = { count_per_year = 1 } }", "units.leadership.duties.docs.minutes"),
+    ("units.leadership.duties", "{ docs = { count_per_year = nan, minutes = 5 } }", "finite"),
+])
+def test_bad_working_day_settings_are_one_line(key: str, value: str, message: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", str(SCENARIOS / "township.toml"), "--days", "2", "--scale", "0.001",
+                 "--set", f"{key}={value}", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
