@@ -208,3 +208,39 @@ def test_bad_working_day_settings_are_one_line(key: str, value: str, message: st
                  "--set", f"{key}={value}", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_units_inherit_their_levels_working_day(tiny_path: Path) -> None:
+    """``[workday.LEVEL]`` reaches every unit kind of that level, whichever reform made it; a
+    unit's own duty of the same name replaces the level's, and its own overtime cap wins."""
+    text = tiny_path.read_text() + (
+        '\n[workday.community]\novertime_hours_per_day = 2.0\n'
+        'duties = { documents = { per = "unit", count_per_year = 900, minutes = 20 } }\n'
+        '\n[workday.district]\nduties = { reports = { per = "unit", count_per_year = 50, minutes = 60 } }\n'
+        '\n[workday.department]\novertime_hours_per_day = 1.0\n'
+        'duties = { meetings = { per = "staff", count_per_year = 100, minutes = 60 } }\n')
+    text = text.replace('[units.section]\nlevel = "department"\nstaff = 2\n',
+                        '[units.section]\nlevel = "department"\nstaff = 2\novertime_hours_per_day = 3.0\n'
+                        'duties = { meetings = { per = "staff", count_per_year = 50, minutes = 60 } }\n')
+    path = tiny_path.parent / "levels.toml"
+    path.write_text(text + '\n[[reforms]]\nname = "districts"\ncount = 2\nstaff = 2\n')
+    structure = GovernanceModel(load_scenario(path), seed=1).structure
+    kinds = {k.name: k for k in structure.kinds}
+    assert kinds["centre"].duties["documents"]["count_per_year"] == 900
+    assert kinds["centre"].overtime_hours_per_day == 2.0
+    assert kinds["district"].duties["reports"]["count_per_year"] == 50  # a unit a reform created
+    assert kinds["section"].duties["meetings"]["count_per_year"] == 50  # its own replaces the level's
+    assert kinds["section"].overtime_hours_per_day == 3.0
+    assert kinds["other_section"].duties["meetings"]["count_per_year"] == 100
+    assert kinds["other_section"].overtime_hours_per_day == 1.0
+    assert kinds["grid"].duties == {} and kinds["grid"].overtime_hours_per_day == 0.0
+    off = load_scenario(path, {"simulation.working_day": False})
+    kinds_off = GovernanceModel(off, seed=1).structure.kinds
+    assert all(not k.duties and k.overtime_hours_per_day == 0 for k in kinds_off)
+
+
+def test_unknown_workday_level_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", str(SCENARIOS / "township.toml"), "--days", "2", "--scale", "0.001",
+                 "--set", "workday.township_layer.overtime_hours_per_day=1", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "workday.township_layer" in err and "allowed: grid" in err, err

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sim.engine.calendars import WeeklyCalendar
-from sim.scenario.loading import unit_covers
+from sim.scenario.loading import unit_covers, unit_duties, unit_overtime
 from sim.scenario.schema import LEVELS, WORKING_DAYS_PER_YEAR
 
 
@@ -64,14 +64,15 @@ class Structure:
         overtime (requests only, as before the working day existed)."""
         calendars = {name: WeeklyCalendar.from_config(c) for name, c in scenario["calendars"].items()}
         workday = scenario["simulation"].get("working_day", True)
+        levels = scenario.get("workday", {})
         kinds, first = [], 0
         for name, unit in scenario["units"].items():
             kinds.append(UnitKind(name, unit["level"], unit["count"], unit["staff"], unit["calendar"],
                                   unit["knowledge"], unit["cost_per_staff"], unit["joint_review"],
                                   unit["review_overlap"], unit["hours_per_week"], first,
                                   unit["leave_days"],
-                                  unit.get("overtime_hours_per_day", 0.0) if workday else 0.0,
-                                  dict(unit.get("duties", {})) if workday else {}))
+                                  unit_overtime(unit, levels) if workday else 0.0,
+                                  unit_duties(unit, levels) if workday else {}))
             first += unit["count"]
         return cls(kinds, calendars, scenario["units"])
 

@@ -188,6 +188,9 @@ def cross_check(scenario: dict[str, Any], path: str) -> None:
                                 f"must be after open_hour ({cal['open_hour']:g})")
         if not cal["work_days"]:
             raise ScenarioError(path, f"calendars.{name}.work_days", "must name at least one day")
+    for level in scenario.get("workday", {}):
+        if level not in LEVELS:
+            raise ScenarioError(path, f"workday.{level}", f"unknown level; allowed: {', '.join(LEVELS)}")
     units = scenario["units"]
     if not units:
         raise ScenarioError(path, "units", "must define at least one unit kind")
@@ -197,7 +200,7 @@ def cross_check(scenario: dict[str, Any], path: str) -> None:
                                 f"'{unit['calendar']}'; allowed: {', '.join(sorted(calendars))}")
         if not unit["functions"]:
             raise ScenarioError(path, f"units.{name}.functions", "must name at least one function")
-        _check_overtime(name, unit, calendars[unit["calendar"]], path)
+        _check_overtime(name, unit, scenario.get("workday", {}), calendars[unit["calendar"]], path)
     if not scenario["requests"]:
         raise ScenarioError(path, "requests", "must define at least one request kind")
     for name, kind in scenario["requests"].items():
@@ -205,14 +208,30 @@ def cross_check(scenario: dict[str, Any], path: str) -> None:
     check_unit_function_names(scenario, path)
 
 
-def _check_overtime(name: str, unit: dict[str, Any], calendar: dict[str, Any], path: str) -> None:
+def unit_overtime(unit: dict[str, Any], workday: dict[str, Any]) -> float:
+    """A unit kind's overtime cap in hours: its own, else its level's ``[workday.LEVEL]``, else 0."""
+    if unit.get("overtime_hours_per_day") is not None:
+        return float(unit["overtime_hours_per_day"])
+    return float(workday.get(unit["level"], {}).get("overtime_hours_per_day", 0.0))
+
+
+def unit_duties(unit: dict[str, Any], workday: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A unit kind's duties: its level's, with the unit's own added (same name: the unit's)."""
+    return {**workday.get(unit["level"], {}).get("duties", {}), **unit.get("duties", {})}
+
+
+def _check_overtime(name: str, unit: dict[str, Any], workday: dict[str, Any], calendar: dict[str, Any],
+                    path: str) -> None:
     """Overtime extends a day past its closing, so the extended day must end by midnight."""
-    extra = unit["overtime_hours_per_day"]
+    extra = unit_overtime(unit, workday)
     if extra > 0 and calendar["close_hour"] + extra > 24:
-        raise ScenarioError(path, f"units.{name}.overtime_hours_per_day",
-                            f"must be <= {24 - calendar['close_hour']:g} (its calendar "
-                            f"'{unit['calendar']}' closes at {calendar['close_hour']:g}; overtime must end "
-                            f"by midnight) (got {extra:g})")
+        own = unit.get("overtime_hours_per_day") is not None
+        key = (f"units.{name}.overtime_hours_per_day" if own
+               else f"workday.{unit['level']}.overtime_hours_per_day")
+        raise ScenarioError(path, key,
+                            f"must be <= {24 - calendar['close_hour']:g} for unit kind '{name}' (its "
+                            f"calendar '{unit['calendar']}' closes at {calendar['close_hour']:g}; overtime "
+                            f"must end by midnight) (got {extra:g})")
 
 
 def _check_request(name: str, kind: dict[str, Any], scenario: dict[str, Any], path: str) -> None:

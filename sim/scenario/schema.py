@@ -204,6 +204,14 @@ DUTY = {
                      help="staff minutes per item"),
 }
 
+WORKDAY_LEVEL = {
+    "overtime_hours_per_day": Field("number", 0.0, minimum=0, maximum=16,
+                                    help="most hours a day staff of this level stay past closing while "
+                                    "work is queued, unless a unit kind says otherwise"),
+    "duties": Field("map", {}, schema=DUTY,
+                    help="duties every unit kind of this level has, whichever design or reform made it"),
+}
+
 UNIT = {
     "level": Field("str", REQUIRED, choices=LEVELS, help="organisation level"),
     "count": Field("int", 1, minimum=1, maximum=MAX_COUNT,
@@ -215,13 +223,15 @@ UNIT = {
     "leave_days": Field("number", 0.0, minimum=0, maximum=200,
                         help="days a year each staff member is away (annual leave, training, sick "
                         "leave), out of WORKING_DAYS_PER_YEAR; 0 = not modelled"),
-    "overtime_hours_per_day": Field("number", 0.0, minimum=0, maximum=16,
+    "overtime_hours_per_day": Field("number", None, minimum=0, maximum=16,
                                     help="most hours a day staff stay past closing while work is "
                                     "queued (W1, W2: 9.5-12 h days); the calendar's close_hour plus this "
-                                    "must stay within the day; 0 = no overtime"),
+                                    "must stay within the day; 0 = no overtime; unset = the level's "
+                                    "[workday.LEVEL] value, else 0"),
     "duties": Field("map", {}, schema=DUTY,
                     help="work that is not a request, queued at each opening: name -> {per, "
-                    "count_per_year, minutes} (see [units.X.duties.Y])"),
+                    "count_per_year, minutes} (see [units.NAME.duties.NAME]); added to the level's "
+                    "[workday.LEVEL] duties, replacing one of the same name"),
     "calendar": Field("str", "office", help="name of a calendar in [calendars]"),
     "knowledge": Field("number", REQUIRED, minimum=0, maximum=MAX_KNOWLEDGE, allow_inf=True,
                        help="solves requests whose difficulty is at most this (inf = all)"),
@@ -317,6 +327,9 @@ SCENARIO = {
                        help="function name -> description: the functions that exist; when given, "
                        "every function a unit, request or reform names must be one of them"),
     "calendars": Field("map", {}, schema=CALENDAR),
+    "workday": Field("map", {}, schema=WORKDAY_LEVEL,
+                     help="level name -> overtime and duties for every unit kind of that level "
+                     "(one rule for every design, so the designs differ only by their units and staff)"),
     "units": Field("map", REQUIRED, schema=UNIT),
     "requests": Field("map", REQUIRED, schema=REQUEST),
     "reforms": Field("reforms", [], help="ordered list of [[reforms]] tables: name plus parameters"),
