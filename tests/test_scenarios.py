@@ -27,7 +27,9 @@ def test_scenario_runs_and_accounts_for_every_request(path: Path) -> None:
     k = result.kpis
     assert k["requests_created"] > 1000
     assert k["requests_created"] == k["requests_resolved"] + k["requests_open"]
-    assert k["requests_resolved"] > 0.8 * k["requests_created"]
+    if path.stem != "staff-cut-only":  # the control is overloaded by design (validate checks how much)
+        assert k["requests_resolved"] > 0.8 * k["requests_created"]
+    assert k["requests_resolved"] > 0.3 * k["requests_created"]
     shares = k["share_resolved_by_level"]
     assert sum(shares.values()) == pytest.approx(1.0)
     for category, stats in k["resolution_hours"].items():

@@ -186,7 +186,8 @@ def test_duty_volume_follows_its_driver(tiny_path: Path) -> None:
 def test_working_day_off_is_the_run_without_it() -> None:
     off = run_scenario(SCENARIOS / "township.toml", seed=4, scale=0.002, days=30,
                        overrides={**WORKDAY, "simulation.working_day": False})
-    plain = run_scenario(SCENARIOS / "township.toml", seed=4, scale=0.002, days=30)
+    plain = run_scenario(SCENARIOS / "township.toml", seed=4, scale=0.002, days=30,
+                         overrides={"simulation.working_day": False})  # the preset's own working day off too
     assert np.array_equal(off.tables.resolved, plain.tables.resolved, equal_nan=True)
     assert off.kpis["staff_utilisation"] == plain.kpis["staff_utilisation"]
     on = run_scenario(SCENARIOS / "township.toml", seed=4, scale=0.002, days=30, overrides=WORKDAY)

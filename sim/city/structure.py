@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sim.engine.calendars import WeeklyCalendar
-from sim.scenario.loading import unit_covers, unit_duties, unit_overtime
+from sim.scenario.loading import unit_covers, unit_duties, unit_leave, unit_overtime
 from sim.scenario.schema import LEVELS, WORKING_DAYS_PER_YEAR
 
 
@@ -60,18 +60,20 @@ class Structure:
 
     @classmethod
     def from_scenario(cls, scenario: dict[str, Any]) -> Structure:
-        """Unit kinds and calendars; with ``simulation.working_day`` off, no duties and no
-        overtime (requests only, as before the working day existed)."""
+        """Unit kinds and calendars; with ``simulation.working_day`` off, no duties, no overtime
+        and no ``[workday.LEVEL]`` profiles (requests only, as before the working day existed;
+        a unit kind's own ``leave_days`` still counts, as it did then)."""
         calendars = {name: WeeklyCalendar.from_config(c) for name, c in scenario["calendars"].items()}
         workday = scenario["simulation"].get("working_day", True)
-        levels = scenario.get("workday", {})
+        levels = scenario.get("workday", {}) if workday else {}  # off: no level profiles at all
         kinds, first = [], 0
         for name, unit in scenario["units"].items():
             kinds.append(UnitKind(name, unit["level"], unit["count"], unit["staff"], unit["calendar"],
                                   unit["knowledge"], unit["cost_per_staff"], unit["joint_review"],
                                   unit["review_overlap"], unit["hours_per_week"], first,
-                                  unit["leave_days"],
-                                  unit_overtime(unit, levels) if workday else 0.0,
+                                  unit_leave(unit, levels),
+                                  unit_overtime(unit, levels, scenario["calendars"][unit["calendar"]]
+                                                ["close_hour"]) if workday else 0.0,
                                   unit_duties(unit, levels) if workday else {}))
             first += unit["count"]
         return cls(kinds, calendars, scenario["units"])

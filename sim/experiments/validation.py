@@ -101,6 +101,12 @@ CHECKS = [
           _kpi("longgang-2021", "approval_staff"), lambda x: x == 26),
     Check("M4", "longgang-2021: enforcement on scene, median minutes (worst source)", "<= 45 min",
           "median <= 45", _on_scene_median_minutes("longgang-2021"), lambda x: x <= 45),
+    Check("W1", "township: county leaders' hours at work a week (from W1's reception and research "
+          "duties plus their requests; not fitted)", "47.56 h (55.08 for heads)", "45-56",
+          _kpi("township", "hours_at_work_per_week", "by_unit", "leadership"), lambda x: 45 <= x <= 56),
+    Check("W2", "township: township cadres' hours at work a week (calibrated: "
+          "workday.township.duties.upper_tasks)", "10-11 h days", "50-55",
+          _kpi("township", "hours_at_work_per_week", "by_unit", "township_office"), lambda x: 50 <= x <= 55),
     Check("F6", "longgang-2021 / township government staff", "about 40 %", "0.35-0.45",
           _ratio(_kpi("longgang-2021", "staff_government"), _kpi("township", "staff_government")),
           lambda x: 0.35 <= x <= 0.45),

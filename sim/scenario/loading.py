@@ -208,11 +208,21 @@ def cross_check(scenario: dict[str, Any], path: str) -> None:
     check_unit_function_names(scenario, path)
 
 
-def unit_overtime(unit: dict[str, Any], workday: dict[str, Any]) -> float:
-    """A unit kind's overtime cap in hours: its own, else its level's ``[workday.LEVEL]``, else 0."""
+def unit_overtime(unit: dict[str, Any], workday: dict[str, Any], close_hour: float) -> float:
+    """A unit kind's overtime cap in hours: its own, else its level's ``[workday.LEVEL]`` as far
+    as its calendar leaves room before midnight (a team on a 24-hour calendar works shifts, not
+    overtime), else 0."""
     if unit.get("overtime_hours_per_day") is not None:
         return float(unit["overtime_hours_per_day"])
-    return float(workday.get(unit["level"], {}).get("overtime_hours_per_day", 0.0))
+    level = float(workday.get(unit["level"], {}).get("overtime_hours_per_day", 0.0))
+    return max(0.0, min(level, 24.0 - close_hour))
+
+
+def unit_leave(unit: dict[str, Any], workday: dict[str, Any]) -> float:
+    """A unit kind's leave days: its own, else its level's ``[workday.LEVEL]``, else 0."""
+    if unit.get("leave_days") is not None:
+        return float(unit["leave_days"])
+    return float(workday.get(unit["level"], {}).get("leave_days", 0.0))
 
 
 def unit_duties(unit: dict[str, Any], workday: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -223,12 +233,9 @@ def unit_duties(unit: dict[str, Any], workday: dict[str, Any]) -> dict[str, dict
 def _check_overtime(name: str, unit: dict[str, Any], workday: dict[str, Any], calendar: dict[str, Any],
                     path: str) -> None:
     """Overtime extends a day past its closing, so the extended day must end by midnight."""
-    extra = unit_overtime(unit, workday)
+    extra = unit_overtime(unit, workday, calendar["close_hour"])
     if extra > 0 and calendar["close_hour"] + extra > 24:
-        own = unit.get("overtime_hours_per_day") is not None
-        key = (f"units.{name}.overtime_hours_per_day" if own
-               else f"workday.{unit['level']}.overtime_hours_per_day")
-        raise ScenarioError(path, key,
+        raise ScenarioError(path, f"units.{name}.overtime_hours_per_day",
                             f"must be <= {24 - calendar['close_hour']:g} for unit kind '{name}' (its "
                             f"calendar '{unit['calendar']}' closes at {calendar['close_hour']:g}; overtime "
                             f"must end by midnight) (got {extra:g})")

@@ -205,6 +205,9 @@ DUTY = {
 }
 
 WORKDAY_LEVEL = {
+    "leave_days": Field("number", 0.0, minimum=0, maximum=200,
+                        help="days a year each staff member of this level is away (leave, training, "
+                        "sickness), unless a unit kind says otherwise"),
     "overtime_hours_per_day": Field("number", 0.0, minimum=0, maximum=16,
                                     help="most hours a day staff of this level stay past closing while "
                                     "work is queued, unless a unit kind says otherwise"),
@@ -220,9 +223,10 @@ UNIT = {
     "hours_per_week": Field("number", 40.0, minimum=0, exclusive_minimum=True, maximum=168,
                             help="contract hours of one staff member; with the calendar's open hours "
                             "this sets how many serve at once"),
-    "leave_days": Field("number", 0.0, minimum=0, maximum=200,
+    "leave_days": Field("number", None, minimum=0, maximum=200,
                         help="days a year each staff member is away (annual leave, training, sick "
-                        "leave), out of WORKING_DAYS_PER_YEAR; 0 = not modelled"),
+                        "leave), out of WORKING_DAYS_PER_YEAR; unset = the level's [workday.LEVEL] "
+                        "value, else 0"),
     "overtime_hours_per_day": Field("number", None, minimum=0, maximum=16,
                                     help="most hours a day staff stay past closing while work is "
                                     "queued (W1, W2: 9.5-12 h days); the calendar's close_hour plus this "
@@ -304,8 +308,9 @@ SCENARIO = {
         "warmup_days": Field("int", 0, minimum=0, maximum=MAX_DAYS,
                              help="days excluded from KPIs (capped at run/4)"),
         "working_day": Field("bool", True,
-                             help="units' duties and overtime take effect; false = requests only, "
-                             "every day the contract (as before the working day existed)"),
+                             help="units' duties, overtime and [workday.LEVEL] profiles take effect; "
+                             "false = requests only, every day the contract (as before the working day "
+                             "existed)"),
     }),
     "handoff": Field("table", {}, schema={
         "delay_hours": Field("number", 0.0, minimum=0, maximum=MAX_HOURS,
