@@ -147,6 +147,25 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--out", default="results/sensitivity", help="output folder")
     sens.add_argument("--max-runs", type=int, default=10_000,
                       help="refuse a study of more runs than this (default 10,000)")
+
+    staff = sub.add_parser("staff", help="smallest headcount per unit kind meeting service targets",
+                           description="Find the smallest staff per unit kind meeting the service "
+                           "targets of a targets file: an Erlang C start from one pilot run, then greedy "
+                           "allocation by simulation on common seeds with replications. Writes "
+                           "staffing.csv, staffing.json, staffing.png and staffed.toml into --out.")
+    staff.add_argument("scenario", help="scenario TOML file")
+    staff.add_argument("--targets", help="targets TOML file (default scenarios/targets/default.toml)")
+    staff.add_argument("--reps", type=int, default=3, help="replications per candidate (default 3)")
+    staff.add_argument("--scale", type=float, default=0.01,
+                       help="agent sample share; demand is always full-size (default 0.01)")
+    staff.add_argument("--days", type=int, help="days to simulate (default: the scenario's)")
+    staff.add_argument("--seed", type=int, default=1, help="seed of the replications (default 1)")
+    staff.add_argument("--workers", type=int, help="processes (default: cores)")
+    staff.add_argument("--out", help="output folder (default results/staffing/<scenario name>)")
+    staff.add_argument("--units", help="comma-separated unit kinds to optimise (default: all but grid "
+                       "and social ones)")
+    staff.add_argument("--max-runs", type=int, default=5_000,
+                       help="simulations allowed in all (default 5,000)")
     return parser
 
 
@@ -156,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         _check_flags(args)
         commands = {"run": _run, "compare": _compare, "validate": _validate, "attribute": _attribute,
                     "batch": _batch, "sensitivity": _sensitivity, "plot": _plot,
-                    "show": _show}
+                    "show": _show, "staff": _staff}
         return commands[args.command](args)
     except ScenarioError as exc:
         sys.stderr.write(exc.one_line() + "\n")
@@ -467,3 +486,69 @@ def _sensitivity(args: argparse.Namespace) -> int:
                                        "outputs": sweep.outputs, "parameters": names})
     print(f"\nwrote {out}/sobol.csv")
     return 0
+
+
+def _staff(args: argparse.Namespace) -> int:
+    from sim.experiments.executors import executor_for
+    from sim.experiments.staffing import check_scope, optimise
+    from sim.experiments.staffing_outputs import totals, unit_rows, write_outputs
+    from sim.experiments.staffing_targets import load_targets
+    from sim.outputs.files import safe_slug
+    from sim.report.staffing_figure import write_staffing_figure
+    from sim.report.tables import render_table
+    from sim.scenario.loading import load_scenario
+
+    settings = {"simulation.scale": args.scale,
+                **({"simulation.days": args.days} if args.days is not None else {})}
+    config = load_scenario(args.scenario, settings)
+    base = load_scenario(args.scenario)  # staffed.toml keeps the file's own simulation settings
+    units = [u.strip() for u in args.units.split(",") if u.strip()] if args.units is not None else None
+    scope = check_scope(config, units)
+    default_targets = Path(__file__).resolve().parents[1] / "scenarios" / "targets" / "default.toml"
+    targets = load_targets(args.targets or default_targets, config, scope)
+    out = _check_out(args.out or f"results/staffing/{safe_slug(config['name'])}")
+
+    def say(message: str) -> None:
+        sys.stderr.write(f"staff: {message}\n")
+        sys.stderr.flush()
+
+    with executor_for(args.workers) as executor:
+        result = optimise(config, targets, scope, executor, args.reps, args.seed, args.scale, args.days,
+                          args.max_runs, say)
+    rows, total = unit_rows(result), totals(result)
+    table = [(r["unit"], [r["instances"], r["staff_current"], r["staff_required"], r["total_current"],
+                          r["total_required"],
+                          _two(r["utilisation_current"], r["utilisation_required"], "{:.2f}"),
+                          _two(r["hours_worked_current"], r["hours_worked_required"], "{:.1f}"),
+                          r["binding_target"]]) for r in rows]
+    table.append(("total in scope", ["", "", "", int(total["scope_staff_current"]),
+                                     int(total["scope_staff_required"]), "", "", ""]))
+    print(render_table(["unit kind", "instances", "staff/unit now", "required", "total now", "total required",
+                        "utilisation now -> req.", "hours/week now -> req.", "binding target"], table))
+    print(f"\ngovernment staff (no grid, no social): {total['staff_government_current']:,.0f} now, "
+          f"{total['staff_government_required']:,.0f} required ({total['staff_government_ratio']:.1%}); "
+          f"staff cost {total['staff_cost_current'] / 1e6:,.1f} -> {total['staff_cost_required'] / 1e6:,.1f} "
+          f"million CNY a year (in scope {total['scope_cost_current'] / 1e6:,.1f} -> "
+          f"{total['scope_cost_required'] / 1e6:,.1f})")
+    for target in result.unattainable:
+        print(f"not attainable by staffing: {target.label} (left out of the search)")
+    tight = [r["unit"] for r in rows if "tight" in r["one_fewer"]]
+    if tight:
+        print("tight (one fewer per unit misses a target only within the 95 % CI): " + ", ".join(tight))
+    try:
+        written = write_outputs(result, base, out)
+        written.append(write_staffing_figure(out / "staffing.png", rows, total, config["name"]))
+    except OSError as exc:
+        raise ScenarioError(str(out), "--out", f"cannot write the results ({exc.strerror or exc})") from None
+    print(f"\n{result.runs} simulations, {len(result.seeds)} replications each, status {result.status}; "
+          f"wrote {', '.join(str(p) for p in written)}")
+    return 0 if result.status == "met" else 1
+
+
+def _two(now: float, required: float, fmt: str) -> str:
+    import math
+
+    def one(value: float) -> str:
+        return "-" if value is None or math.isnan(value) else fmt.format(value)
+
+    return f"{one(now)} -> {one(required)}"

@@ -17,28 +17,13 @@ import numpy as np
 from sim.city.model import GovernanceModel
 from sim.city.structure import Structure
 from sim.engine.calendars import DAY
+from sim.experiments.staffing_queues import erlang_c
 from sim.scenario.loading import load_scenario
 from sim.scenario.schema import LEVELS
 
 # --------------------------------------------------------------------------------------------
-# Theory
-
-
-def erlang_c(servers: int, offered: float) -> float:
-    """Probability that an arrival waits in an M/M/c queue (Erlang C).
-
-    Args:
-        servers: c, number of parallel servers.
-        offered: a = lambda / mu, offered load in erlangs; must be < c.
-    """
-    if not 0 < offered < servers:
-        raise ValueError(f"need 0 < offered load < servers, got {offered} and {servers}")
-    # Erlang B by its stable recursion, then C = B / (1 - rho (1 - B)).
-    blocking = 1.0
-    for k in range(1, servers + 1):
-        blocking = offered * blocking / (k + offered * blocking)
-    rho = offered / servers
-    return blocking / (1.0 - rho * (1.0 - blocking))
+# Theory (``erlang_c`` itself lives in ``sim.experiments.staffing_queues``: the staffing optimiser
+# uses it at run time, and the simulator must not import the tests)
 
 
 def erlang_c_direct(servers: int, offered: float) -> float:
