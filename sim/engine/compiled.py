@@ -204,30 +204,23 @@ def _pop(heap_t, heap_s, heap_l, size):
 
 
 @numba.njit(cache=True)
-def _finish_leg(leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff, leg_req,
-                last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, unit_cal, review, ot_cap,
-                clk_n, clk_day, clk_start, clk_len, always, open_, day_minutes, week_minutes, n_days, days,
-                before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before):
-    """Calendar times of a served visit, its review period, then its next visit or resolution
-    (``QueueEngine._complete``); returns the new (heap size, seq, resolutions size)."""
+def _finish_clock_leg(leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff,
+                      leg_req, last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, unit_cal,
+                      review, ot_cap, clk_n, clk_day, clk_start, clk_len, always, open_, day_minutes,
+                      week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before):
+    """Calendar times of a served visit at a unit with its own clock (one that may work
+    overtime), its review period, then its next visit or resolution (``QueueEngine._complete``);
+    returns the new (heap size, seq, resolutions size). Visits at other units are completed
+    inline in ``_run_until`` by the same steps on the weekly clock."""
     unit = leg_unit[leg]
     c = unit_cal[unit]
     begin = start_w[leg]
     finish = end_w[leg]
-    if ot_cap[unit] > 0:
-        start[leg] = clock_start_time(unit, begin, open_[c], clk_n, clk_day, clk_start, clk_len)
-        if finish > begin:
-            done = clock_end_time(unit, finish, open_[c], clk_n, clk_day, clk_start, clk_len)
-        else:
-            done = start[leg]
+    start[leg] = clock_start_time(unit, begin, open_[c], clk_n, clk_day, clk_start, clk_len)
+    if finish > begin:
+        done = clock_end_time(unit, finish, open_[c], clk_n, clk_day, clk_start, clk_len)
     else:
-        start[leg] = _start_time(c, begin, always, open_, day_minutes, week_minutes, n_days, days, before,
-                                 is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
-        if finish > begin:
-            done = _end_time(c, finish, always, open_, day_minutes, week_minutes, n_days, days, before,
-                             is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
-        else:
-            done = start[leg]
+        done = start[leg]
     end[leg] = done
     lead = leg_lead[leg]
     if lead > 0:
@@ -308,7 +301,7 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
                     while leg >= 0:
                         nxt = pend_next[leg]
                         if end_w[leg] < horizon:
-                            size, seq, res_size = _finish_leg(
+                            size, seq, res_size = _finish_clock_leg(
                                 leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead,
                                 leg_handoff, leg_req, last_leg, start, end, start_w, end_w, ready, res_t,
                                 res_s, res_l, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len,
@@ -387,11 +380,36 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
                 pend_next[pend_tail[unit]] = leg
             pend_tail[unit] = leg
             continue
-        size, seq, res_size = _finish_leg(
-            leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff, leg_req,
-            last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, unit_cal, review, ot_cap, clk_n,
-            clk_day, clk_start, clk_len, always, open_, day_minutes, week_minutes, n_days, days, before,
-            is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+        if ot_cap[unit] > 0:
+            size, seq, res_size = _finish_clock_leg(
+                leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff, leg_req,
+                last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, unit_cal, review, ot_cap,
+                clk_n, clk_day, clk_start, clk_len, always, open_, day_minutes, week_minutes, n_days, days,
+                before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+            continue
+        # the weekly clock, inline (the common case; _finish_clock_leg does the same on a unit's own clock)
+        start[leg] = _start_time(c, begin, always, open_, day_minutes, week_minutes, n_days, days, before,
+                                 is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+        if finish > begin:
+            done = _end_time(c, finish, always, open_, day_minutes, week_minutes, n_days, days, before,
+                             is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+        else:
+            done = start[leg]
+        end[leg] = done
+        lead = leg_lead[leg]
+        if lead > 0:
+            w_done = _to_work(review, done, always, open_, day_minutes, week_minutes, before, is_work,
+                              has_ex, ex_n, ex_day, ex_open, ex_before)
+            done = _end_time(review, w_done + lead * day_minutes[review], always, open_, day_minutes,
+                             week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open,
+                             ex_before)
+        req = leg_req[leg]
+        if leg == last_leg[req]:
+            ready[req] = done
+            res_size = _push(res_t, res_s, res_l, res_size, done, 0, 0)
+        else:
+            size = _push(heap_t, heap_s, heap_l, size, done + leg_handoff[leg + 1], seq, leg + 1)
+            seq += 1
     state[0] = size
     state[1] = seq
     state[2] = res_size
