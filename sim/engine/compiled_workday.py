@@ -33,18 +33,23 @@ def next_open_day(c, d, is_work, has_ex, ex_n, ex_day, ex_open):
 
 
 @numba.njit(cache=True)
-def clock_to_work(u, t, opening, clk_n, clk_day, clk_start, clk_len):
-    """``UnitClock.to_work``; ``opening`` is the calendar's opening minute of the day."""
-    d = math.floor(t / DAY)
+def _count_below(row, u, n, x, inclusive):
+    """How many of ``row[u, :n]`` (ascending) are < ``x`` (<= ``x`` when ``inclusive``): bisect."""
     lo = 0
-    hi = clk_n[u]
+    hi = n
     while lo < hi:
         mid = (lo + hi) // 2
-        if clk_day[u, mid] <= d:
+        if row[u, mid] < x or (inclusive and row[u, mid] == x):
             lo = mid + 1
         else:
             hi = mid
-    j = lo - 1
+    return lo
+
+
+@numba.njit(cache=True)
+def clock_to_work(u, t, opening, clk_n, clk_day, clk_start, clk_len):
+    """``UnitClock.to_work``; ``opening`` is the calendar's opening minute of the day."""
+    j = _count_below(clk_day, u, clk_n[u], math.floor(t / DAY), True) - 1
     if j >= 0 and t < clk_day[u, j] * DAY + opening:
         j -= 1
     if j < 0:
@@ -56,15 +61,7 @@ def clock_to_work(u, t, opening, clk_n, clk_day, clk_start, clk_len):
 def clock_start_time(u, w, opening, clk_n, clk_day, clk_start, clk_len):
     """``UnitClock.start_time``."""
     n = clk_n[u]
-    lo = 0
-    hi = n
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if clk_start[u, mid] <= w:
-            lo = mid + 1
-        else:
-            hi = mid
-    j = max(lo - 1, 0)
+    j = max(_count_below(clk_start, u, n, w, True) - 1, 0)
     if clk_start[u, j] + clk_len[u, j] - w < EPS_CLOSE and j + 1 < n:
         j += 1
     return clk_day[u, j] * DAY + opening + (w - clk_start[u, j])
@@ -73,15 +70,7 @@ def clock_start_time(u, w, opening, clk_n, clk_day, clk_start, clk_len):
 @numba.njit(cache=True)
 def clock_end_time(u, w, opening, clk_n, clk_day, clk_start, clk_len):
     """``UnitClock.end_time``."""
-    lo = 0
-    hi = clk_n[u]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if clk_start[u, mid] < w:
-            lo = mid + 1
-        else:
-            hi = mid
-    j = max(lo - 1, 0)
+    j = max(_count_below(clk_start, u, clk_n[u], w, False) - 1, 0)
     return clk_day[u, j] * DAY + opening + (w - clk_start[u, j])
 
 
