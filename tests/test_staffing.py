@@ -211,7 +211,7 @@ def test_shipped_default_targets_load_for_every_preset() -> None:
         config = load_scenario(SCENARIOS / f"{preset}.toml")
         scope = [k for k, u in config["units"].items() if u["level"] not in ("grid", "social")]
         targets = load_targets(SCENARIOS / "targets" / "default.toml", config, scope)
-        assert {t.table for t in targets.targets} >= {"utilisation_max", "wait_probability_max"}
+        assert {t.table for t in targets.targets} >= {"capacity_use_max", "hours_worked_max"}
 
 
 def test_readme_targets_example_is_valid(tmp_path: Path) -> None:
@@ -226,3 +226,29 @@ def test_readme_targets_example_is_valid(tmp_path: Path) -> None:
     config = load_scenario(SCENARIOS / "township.toml")
     targets = load_targets(path, config, ["leadership", "township_office"])
     assert "p90_hours_max.dispute" in {t.label for t in targets.targets}
+
+
+def test_analytic_load_counts_duties_and_overtime(tmp_path: Path) -> None:
+    """The pilot's analytic model of a unit (requests, duties per unit and per head, leave, the
+    overtime cap) gives the hours worked and capacity use the run measures: within 3 % (duty
+    counts are Poisson draws; 120 days of them)."""
+    from sim.experiments.api import run_scenario
+    from sim.experiments.staffing_queues import measure, pilot_loads
+
+    text = TINY.replace("days = 10", "days = 120") + (
+        "\n[workday.department]\nleave_days = 20.0\novertime_hours_per_day = 2.0\n"
+        'duties.meetings = { per = "staff", count_per_year = 100.0, minutes = 90.0 }\n'
+        'duties.documents = { per = "unit", count_per_year = 2000.0, minutes = 30.0 }\n')
+    path = tmp_path / "duties.toml"
+    path.write_text(text)
+    result = run_scenario(path, seed=3)
+    loads, measured = pilot_loads(result).loads, measure(result)
+    for kind in ("section", "other_section"):
+        load = loads[kind]
+        assert load.duty_fixed > 0 and load.duty_per_head > 0 and load.overtime_share == pytest.approx(0.25)
+        hours = measured[f"hours_worked_per_week.by_unit.{kind}"]
+        assert load.hours_worked(load.staff) == pytest.approx(hours, rel=0.03)
+        assert load.capacity_share(load.staff) == pytest.approx(measured[f"capacity_use.{kind}"], rel=0.03)
+    # without the duties the same unit works less: the duty terms are not decoration
+    assert loads["section"].hours_worked(2) > (loads["section"].load.mean()
+                                               * loads["section"].open_week_minutes / 60 / 2) * 1.5

@@ -37,7 +37,14 @@ from typing import Any
 
 from sim.errors import ScenarioError
 from sim.experiments.batch import derive_seed
-from sim.experiments.staffing_queues import ANALYTIC, Pilot, analytic_headcount, measure, pilot_loads
+from sim.experiments.staffing_queues import (
+    ANALYTIC,
+    STABLE_UTILISATION,
+    Pilot,
+    analytic_headcount,
+    measure,
+    pilot_loads,
+)
 from sim.experiments.staffing_targets import Target, Targets, check_available
 from sim.outputs.stats import mean_ci
 from sim.scenario.schema import MAX_STAFF
@@ -259,7 +266,7 @@ def optimise(config: dict[str, Any], targets: Targets, scope: list[str], executo
                                     progress)
         if status == "met":
             staff = _remove(staff, scope, attainable, pilot, evaluator, history, progress)
-        minus = _minus_one(staff, scope, evaluator)
+        minus = _minus_one(staff, scope, pilot, evaluator)
     except BudgetExhaustedError:
         status = "budget"
         progress(f"run budget of {max_runs:,} simulations reached; reporting the best allocation so far")
@@ -329,17 +336,23 @@ def _greedy_add(staff: Allocation, evaluation: Evaluation, targets: list[Target]
                  f"{evaluation.shortfall(targets):.4g} ({evaluator.runs} runs)")
 
 
+def removable(pilot: Pilot, staff: Allocation, kind: str) -> bool:
+    """One fewer per instance is a candidate: at least one stays, and the work offered stays
+    within ``STABLE_UTILISATION`` of what the staff can do with overtime (analytic, exact in load)."""
+    return staff[kind] > 1 and pilot.loads[kind].capacity_use(staff[kind] - 1) <= STABLE_UTILISATION
+
+
 def _remove(staff: Allocation, scope: list[str], targets: list[Target], pilot: Pilot, evaluator: Evaluator,
             history: list[dict[str, Any]], progress: Progress) -> Allocation:
     """Take one staff member per instance off, largest saving first, while every target holds."""
     while True:
-        kinds = sorted([k for k in scope if staff[k] > 1], key=lambda k: -_cost(pilot, k))
+        kinds = sorted([k for k in scope if removable(pilot, staff, k)], key=lambda k: -_cost(pilot, k))
         results = evaluator.evaluate([_add(staff, k, -1) for k in kinds])
         passing = [k for k, r in zip(kinds, results, strict=True) if not r.missed(targets)]
         if not passing:
             return staff
         accepted = passing[:1]
-        if len(passing) > 1:
+        if len(passing) > 1 and all(removable(pilot, staff, k) for k in passing):
             together = {**staff, **{k: staff[k] - 1 for k in passing}}
             if not evaluator.evaluate([together])[0].missed(targets):
                 accepted = passing
@@ -350,7 +363,8 @@ def _remove(staff: Allocation, scope: list[str], targets: list[Target], pilot: P
         progress(f"-1 {', '.join(accepted)}: every target still met ({evaluator.runs} runs)")
 
 
-def _minus_one(staff: Allocation, scope: list[str], evaluator: Evaluator) -> dict[str, Evaluation | None]:
-    kinds = [k for k in scope if staff[k] > 1]
+def _minus_one(staff: Allocation, scope: list[str], pilot: Pilot,
+               evaluator: Evaluator) -> dict[str, Evaluation | None]:
+    kinds = [k for k in scope if removable(pilot, staff, k)]
     results = dict(zip(kinds, evaluator.evaluate([_add(staff, k, -1) for k in kinds]), strict=True))
     return {k: results.get(k) for k in scope}

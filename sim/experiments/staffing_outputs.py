@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from sim.experiments.staffing import Evaluation, StaffingResult
+from sim.experiments.staffing_queues import STABLE_UTILISATION
 from sim.experiments.staffing_targets import Target
 from sim.outputs.files import atomic_write_bytes, write_json
 from sim.scenario.toml_writer import dumps
 
 COLUMNS = ("unit", "level", "instances", "staff_current", "staff_analytic", "staff_required",
            "total_current", "total_required", "utilisation_current", "utilisation_required",
-           "hours_worked_current", "hours_worked_required", "wait_probability_required",
+           "hours_worked_current", "hours_worked_required", "hours_at_work_required",
+           "capacity_use_current", "capacity_use_required", "wait_probability_required",
            "binding_target", "one_fewer")
 
 
@@ -34,6 +36,10 @@ def one_fewer(result: StaffingResult, kind: str) -> dict[str, Any]:
     evaluation = result.minus_one.get(kind)
     if result.required[kind] <= 1:
         return {"possible": False, "summary": "at the minimum (1 per unit)", "missed": [], "tight": False}
+    use = result.pilot.loads[kind].capacity_use(result.required[kind] - 1)
+    if use > STABLE_UTILISATION:
+        return {"possible": False, "missed": [], "tight": False, "summary": f"would be offered {use:.0%} "
+                f"of what its staff can do with overtime (at most {STABLE_UTILISATION:.0%}: capacity)"}
     if evaluation is None:
         return {"possible": True, "summary": "not evaluated (run budget)", "missed": [], "tight": False}
     missed = sorted(evaluation.missed(result.attainable), key=lambda t: -t.shortfall(evaluation.mean(t.kpi)))
@@ -59,7 +65,8 @@ def unit_rows(result: StaffingResult) -> list[dict[str, Any]]:
         load = result.pilot.loads[kind]
         fewer = one_fewer(result, kind)
         binding = fewer["missed"][0]["target"] if fewer["missed"] else (
-            "minimum (1 per unit)" if result.required[kind] <= 1 else "-")
+            "minimum (1 per unit)" if result.required[kind] <= 1 else
+            "capacity (overtime included)" if "of what its staff can do" in fewer["summary"] else "-")
         rows.append({
             "unit": kind, "level": load.level, "instances": load.count,
             "staff_current": result.current[kind], "staff_analytic": result.analytic[kind],
@@ -70,6 +77,9 @@ def unit_rows(result: StaffingResult) -> list[dict[str, Any]]:
             "utilisation_required": req.mean(f"utilisation_by_unit.{kind}"),
             "hours_worked_current": now.mean(f"hours_worked_per_week.by_unit.{kind}"),
             "hours_worked_required": req.mean(f"hours_worked_per_week.by_unit.{kind}"),
+            "hours_at_work_required": req.mean(f"hours_at_work_per_week.by_unit.{kind}"),
+            "capacity_use_current": now.mean(f"capacity_use.{kind}"),
+            "capacity_use_required": req.mean(f"capacity_use.{kind}"),
             "wait_probability_required": req.mean(f"wait_probability.{kind}"),
             "binding_target": binding, "one_fewer": fewer["summary"],
         })

@@ -11,18 +11,22 @@ budget, exactly as the model converts them (``Structure.kind_on_duty``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from sim.engine.calendars import DAY, WEEK
+from sim.engine.calendars import DAY
 from sim.outputs.kpis import flatten
 from sim.scenario.schema import MAX_STAFF
 
 STABLE_UTILISATION = 0.95
-"""The analytic start never loads a unit above this (assumed: a queue loaded closer to 1 does
-not settle within a simulated year, so what a run measures there is mostly its start-up)."""
+"""No unit is ever offered more work than this share of what its staff can do, overtime cap
+included (assumed: a queue loaded closer to 1 does not settle within a simulated year, so what a
+run measures there is mostly its start-up). The analytic start respects it, and so does every
+allocation the search simulates: a staffing whose backlog grows without bound is never an
+answer, even when no target would notice (hours worked stop at the overtime cap)."""
 WAIT_TOLERANCE = 1e-6  # minutes: a visit whose service starts later than this after arrival waited
 
 
@@ -49,46 +53,80 @@ def erlang_c(servers: int, offered: float) -> float:
 @dataclass
 class KindLoad:
     """What the pilot run says about one unit kind: per instance, visits and staff minutes of
-    work arriving per open minute, plus the kind's time budget."""
+    request work arriving per open minute; the kind's duties (work queued beside requests, per
+    unit or per staff member) and its time budget.
+
+    Loads are in staff minutes per open minute of the calendar (erlangs of staff): a unit of h
+    staff has h x ``on_duty_per_head`` of them on duty, and its overtime cap adds
+    ``overtime_share`` of a day on days with work left at closing."""
 
     name: str
     level: str
     count: int
     staff: int
     cost_per_staff: float
-    on_duty_per_head: float  # servers on duty per staff member (time budget / open hours)
-    duty_hours: float  # duty hours worked per head per week (not request work)
+    on_duty_per_head: float  # staff on duty per staff member (time at work / open hours)
     arrivals: np.ndarray  # per instance: visits per open minute
-    load: np.ndarray  # per instance: staff minutes of work per open minute (erlangs of staff)
-    work_hours_per_week: float  # staff hours of request work per week, all instances
+    load: np.ndarray  # per instance: staff minutes of request work per open minute
+    open_week_minutes: float  # the calendar's open minutes in a week
+    hours_at_work: float = 0.0  # contract hours less leave, per head per week
+    duty_fixed: float = 0.0  # per instance: duty staff minutes per open minute not tied to headcount
+    duty_per_head: float = 0.0  # duty staff minutes per open minute for each staff member
+    overtime_share: float = 0.0  # overtime cap per day / open minutes per day
 
     def servers(self, headcount: int) -> tuple[int, float]:
         """Whole servers and exact on-duty staff at this headcount (as ``Structure`` rounds)."""
         on_duty = headcount * self.on_duty_per_head
         return max(1, round(on_duty)), on_duty
 
+    def work(self, headcount: int) -> np.ndarray:
+        """Per instance: staff minutes of work (requests and duties) per open minute."""
+        return self.load + self.duty_fixed + headcount * self.duty_per_head
+
     def utilisation(self, headcount: int) -> float:
         """Busy share of open server time (instances of a kind share a calendar, so the kind's
-        figure is the mean over instances)."""
+        figure is the mean over instances); above 1 the unit relies on overtime."""
         _, on_duty = self.servers(headcount)
-        return float(self.load.mean() / on_duty)
+        return float(self.work(headcount).mean() / on_duty)
+
+    def capacity_use(self, headcount: int) -> float:
+        """Work offered to the busiest instance / what its staff can do with overtime at the cap."""
+        _, on_duty = self.servers(headcount)
+        return float(self.work(headcount).max() / (on_duty * (1.0 + self.overtime_share)))
 
     def wait_probability(self, headcount: int) -> float:
-        """Erlang C per instance (service stretched as the model stretches it), weighted by visits."""
+        """Erlang C per instance (service stretched as the model stretches it, duties counted as
+        load), weighted by visits. Duties queued at each opening make visitors wait more than
+        this (every server starts the day on them), which the simulation step sees."""
         if self.arrivals.sum() <= 0:
             return 0.0
         servers, on_duty = self.servers(headcount)
-        waits = [erlang_c(servers, a * servers / on_duty) for a in self.load.tolist()]
+        waits = [erlang_c(servers, a * servers / on_duty) for a in self.work(headcount).tolist()]
         return float(np.dot(waits, self.arrivals) / self.arrivals.sum())
 
     def hours_worked(self, headcount: int) -> float:
-        return self.work_hours_per_week / (self.count * headcount) + self.duty_hours
+        """Hours of work (requests and duties) per head per week."""
+        return float(self.work(headcount).mean() * self.open_week_minutes / 60.0 / headcount)
+
+    def capacity_share(self, headcount: int) -> float:
+        """Hours worked / the most hours a head can give (contract less leave, plus the cap), as
+        ``measure`` computes ``capacity_use`` from a run."""
+        most = self.hours_at_work * (1.0 + self.overtime_share)
+        return self.hours_worked(headcount) / most if most > 0 else float("inf")
+
+    def hours_at_work_estimate(self, headcount: int) -> float:
+        """Contract hours less leave, or the hours worked when they are more (overtime), at most
+        the overtime cap: a lower bound (day-to-day swings need overtime too)."""
+        most = self.hours_at_work * (1.0 + self.overtime_share)
+        return min(most, max(self.hours_at_work, self.hours_worked(headcount)))
 
 
 ANALYTIC = {
     "utilisation_max": KindLoad.utilisation,
+    "capacity_use_max": KindLoad.capacity_share,
     "wait_probability_max": KindLoad.wait_probability,
     "hours_worked_max": KindLoad.hours_worked,
+    "hours_at_work_max": KindLoad.hours_at_work_estimate,
 }
 """Targets Erlang C and the time budget can answer per unit kind (all decrease with headcount)."""
 
@@ -117,16 +155,20 @@ def pilot_loads(result: Any) -> Pilot:
     visits = np.bincount(t.leg_unit[pick], minlength=n_units).astype(float)
     minutes = np.bincount(t.leg_unit[pick], weights=t.leg_service[pick], minlength=n_units)
     open_minutes = np.array([c.open_minutes(lo, hi) for c in structure.unit_calendar])
-    weeks = (hi - lo) / WEEK
+    population = result.model.config["population"]
     loads = {}
     for i, kind in enumerate(structure.kinds):
         units = slice(kind.first, kind.first + kind.count)
         opened = np.maximum(open_minutes[units], 1e-9)
+        calendar = structure.calendars[kind.calendar]
+        fixed, per_head = duty_minutes_per_year(kind, population)
+        yearly_open = max(calendar.yearly_open_minutes(), 1e-9)
         loads[kind.name] = KindLoad(
             kind.name, kind.level, kind.count, kind.staff, kind.cost_per_staff,
-            float(structure.kind_on_duty[i] / kind.staff), float(getattr(kind, "duty_hours_worked", 0.0)),
-            visits[units] / opened, minutes[units] / opened,
-            float(minutes[units].sum() / 60.0 / weeks) if weeks > 0 else 0.0)
+            float(structure.kind_on_duty[i] / kind.staff), visits[units] / opened, minutes[units] / opened,
+            calendar.week_minutes, float(kind.request_hours_per_week), fixed / yearly_open,
+            per_head / yearly_open,
+            float(getattr(kind, "overtime_hours_per_day", 0.0)) * 60.0 / max(calendar.day_minutes, 1e-9))
     request_of_leg = np.repeat(np.arange(len(t.kind)), t.leg_count)
     unit_kind = structure.unit_kind[t.leg_unit]
     request_names = [k.name for k in result.model.kinds]
@@ -141,6 +183,22 @@ def pilot_loads(result: Any) -> Pilot:
     return pilot
 
 
+def duty_minutes_per_year(kind: Any, population: dict[str, Any]) -> tuple[float, float]:
+    """A unit kind's duties as staff minutes a year per instance: (not tied to headcount, per
+    staff member), as ``sim.city.duties`` draws them (per unit, per resident or firm of the
+    instance's share of the city, or per staff member)."""
+    fixed = per_head = 0.0
+    for duty in getattr(kind, "duties", {}).values():
+        minutes = duty["count_per_year"] * duty["minutes"]
+        if duty["per"] == "staff":
+            per_head += minutes
+        else:
+            share = {"unit": 1.0, "resident": population["residents"] / kind.count,
+                     "firm": population.get("firms", 0) / kind.count}[duty["per"]]
+            fixed += minutes * share
+    return fixed, per_head
+
+
 def analytic_headcount(load: KindLoad, bounds: dict[str, float]) -> tuple[int, str | None]:
     """Smallest headcount per instance meeting every per-unit bound (``table -> bound``) by
     Erlang C and the time budget, and never loading the unit above ``STABLE_UTILISATION``;
@@ -152,7 +210,7 @@ def analytic_headcount(load: KindLoad, bounds: dict[str, float]) -> tuple[int, s
     checks = {**bounds, "stability": STABLE_UTILISATION}
 
     def value(table: str, h: int) -> float:
-        return ANALYTIC["utilisation_max" if table == "stability" else table](load, h)
+        return load.capacity_use(h) if table == "stability" else ANALYTIC[table](load, h)
 
     def ok(h: int) -> bool:
         return all(value(table, h) <= bound for table, bound in checks.items())
@@ -208,13 +266,34 @@ def wait_probability(result: Any) -> dict[str, float]:
             for i, k in enumerate(structure.kinds)}
 
 
+def capacity_use(result: Any) -> dict[str, float]:
+    """Per unit kind: hours worked per head (KPI ``hours_worked_per_week``, requests and duties)
+    / the most a head can give, contract less leave plus the overtime cap on every open day.
+
+    Why: where staff cope by overtime, utilisation counts the overtime they worked as open time,
+    so a stable unit working late every day and an overloaded one both read about 1; and hours
+    worked stop at the cap, so a unit past it looks no busier. This share does not."""
+    structure = result.model.structure
+    hours = result.kpis["hours_worked_per_week"]["by_unit"]
+    out = {}
+    for kind in structure.kinds:
+        day = structure.calendars[kind.calendar].day_minutes
+        overtime = float(getattr(kind, "overtime_hours_per_day", 0.0)) * 60.0 / day if day > 0 else 0.0
+        most = kind.request_hours_per_week * (1.0 + overtime)
+        worked = hours.get(kind.name)
+        out[kind.name] = float(worked / most) if worked is not None and most > 0 else math.nan
+    return out
+
+
 def measure(result: Any) -> dict[str, float]:
-    """Every scalar KPI of a run (flattened) plus the computed probability of waiting per unit
-    kind (``wait_probability.<kind>``): all a target or the staffing table can ask for."""
+    """Every scalar KPI of a run (flattened) plus, per unit kind, the computed probability of
+    waiting (``wait_probability.<kind>``) and share of capacity used (``capacity_use.<kind>``):
+    all a target or the staffing table can ask for."""
     values = flatten(result.kpis)
     keep = ("utilisation_by_unit.", "hours_worked_per_week.by_unit.", "hours_at_work_per_week.by_unit.",
             "sla_attainment.", "resolution_hours.", "staff_government", "staff_cost", "staff_total")
     out = {k: v for k, v in values.items() if k.startswith(keep)}
     out.update({f"wait_probability.{k}": v for k, v in wait_probability(result).items()})
+    out.update({f"capacity_use.{k}": v for k, v in capacity_use(result).items()})
     return out
 

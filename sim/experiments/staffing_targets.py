@@ -4,7 +4,7 @@ A targets file (TOML) has one table per kind of target; each table holds a ``def
 every key it applies to and per-key overrides:
 
 ```toml
-[utilisation_max]          # busy share of open server time, per unit kind
+[capacity_use_max]         # hours worked / most hours staff can give (overtime cap included)
 default = 0.85
 leadership = 0.9
 [wait_probability_max]     # share of visits that wait at all (Erlang C's P(wait)), per unit kind
@@ -60,6 +60,8 @@ TARGETABLE: tuple[Targetable, ...] = (
                "busy share of open server time of a unit kind"),
     Targetable("wait_probability_max", "wait_probability.{key}", "max", "unit", SHARE,
                "share of visits arriving while the unit is open that wait for a server (Erlang C)"),
+    Targetable("capacity_use_max", "capacity_use.{key}", "max", "unit", POSITIVE_SHARE,
+               "hours worked / the most hours staff can give (contract less leave, plus the overtime cap)"),
     Targetable("hours_worked_max", "hours_worked_per_week.by_unit.{key}", "max", "unit", WEEK_HOURS,
                "hours worked per staff member per week (request work and duties)"),
     Targetable("hours_at_work_max", "hours_at_work_per_week.by_unit.{key}", "max", "unit", WEEK_HOURS,
@@ -72,9 +74,8 @@ TARGETABLE: tuple[Targetable, ...] = (
                "mean hours from creation to resolution, per request category"),
 )
 BY_TABLE = {t.table: t for t in TARGETABLE}
-WAIT_PREFIX = "wait_probability."
-"""Computed by the optimiser from the run's tables (``staffing_queues.wait_probability``), not a
-KPI of ``kpis.json``."""
+COMPUTED = ("wait_probability.", "capacity_use.")
+"""Computed by the optimiser from the run (``staffing_queues.measure``), not KPIs of ``kpis.json``."""
 
 SCHEMA = {
     "name": Field("str", None, help="a name for this set of targets"),
