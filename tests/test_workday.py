@@ -31,9 +31,11 @@ from tests.conftest import SCENARIOS
 WORKDAY = {  # a township preset with a working day: documents and meetings, overtime allowed
     "units.township_office.overtime_hours_per_day": 3.0,
     "units.township_office.duties": {"documents": {"per": "unit", "count_per_year": 2850.0, "minutes": 60.0},
-                                     "meetings": {"per": "staff", "count_per_year": 100.0, "minutes": 120.0}},
+                                     "meetings": {"per": "staff", "count_per_year": 100.0, "minutes": 120.0,
+                                                  "mode": "away"}},
     "units.leadership.overtime_hours_per_day": 2.0,
-    "units.leadership.duties": {"reception": {"per": "staff", "count_per_year": 150.0, "minutes": 240.0}},
+    "units.leadership.duties": {"reception": {"per": "staff", "count_per_year": 150.0, "minutes": 240.0,
+                                              "mode": "away"}},
     "units.market_enforcement.overtime_hours_per_day": 2.0,
     "units.market_enforcement.duties": {"inspections": {"per": "firm", "count_per_year": 0.3,
                                                         "minutes": 90.0}},
@@ -245,3 +247,85 @@ def test_unknown_workday_level_is_one_line(tmp_path: Path, capsys: pytest.Captur
                  "--set", "workday.township_layer.overtime_hours_per_day=1", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and "workday.township_layer" in err and "allowed: grid" in err, err
+
+
+def _desk_station(desk_hours: float, cap_hours: float, days: int, requests: bool, seed: int = 0,
+                  servers: int = 3) -> CompiledEngine:
+    """An office station with ``desk_hours`` of desk work per server and open day (fixed), and,
+    if ``requests``, Poisson visits carrying half its contract."""
+    office = WeeklyCalendar(9, 17, [0, 1, 2, 3, 4])
+    engine = CompiledEngine([servers], [office], office, None, [cap_hours * 60.0], [False], [True])
+    if requests:
+        rng = np.random.default_rng(seed)
+        per_day = 0.5 * servers * 16  # half the contract in 30-minute visits
+        times = np.concatenate([day * DAY + 540.0 + np.sort(rng.uniform(0, 480.0, rng.poisson(per_day)))
+                                for day in range(days) if office.is_open_day(day)])
+        n = len(times)
+        engine.add(times, Legs(np.arange(n), np.zeros(n, dtype=np.int64), rng.exponential(30.0, n),
+                               np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)))
+    desk = np.array([[desk_hours * 60.0 * servers if office.is_open_day(d) else 0.0] for d in range(days)])
+    engine.add_duties(0, np.zeros((days, 1)), desk)
+    for day in range(1, days + 1):
+        engine.run_until(day * DAY)
+    return engine
+
+
+def test_desk_work_never_delays_a_visit() -> None:
+    """Desk work is done in idle time only, so without overtime every visit is timed exactly as
+    if there were no desk work at all; and desk work done never exceeds what arrived."""
+    with_desk = _desk_station(3.0, 0.0, 40, requests=True, seed=5)
+    office = WeeklyCalendar(9, 17, [0, 1, 2, 3, 4])
+    plain = CompiledEngine([3], [office], office)
+    rng = np.random.default_rng(5)
+    times = np.concatenate([day * DAY + 540.0 + np.sort(rng.uniform(0, 480.0, rng.poisson(0.5 * 3 * 16)))
+                            for day in range(40) if office.is_open_day(day)])
+    n = len(times)
+    plain.add(times, Legs(np.arange(n), np.zeros(n, dtype=np.int64), rng.exponential(30.0, n), np.zeros(n),
+                          np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)))
+    for day in range(1, 41):
+        plain.run_until(day * DAY)
+    assert np.array_equal(with_desk.log().leg_end, plain.log().leg_end, equal_nan=True)
+    done = with_desk.workday_log().duty_minutes.sum()
+    arrived = 3.0 * 60 * 3 * sum(office.is_open_day(d) for d in range(40))
+    assert 0.9 * arrived < done <= arrived + 1e-6  # half-loaded servers do nearly all of it
+
+
+@pytest.mark.parametrize(("desk_hours", "expected_overtime", "growth"), [(10.0, 2.0, 0.0), (12.0, 3.0, 1.0)])
+def test_desk_backlog_keeps_staff_late(desk_hours: float, expected_overtime: float, growth: float) -> None:
+    """No visits, a fixed desk load per server and day: staff stay exactly as long as the load
+    exceeds the 8-hour day, up to the 3-hour cap; past the cap the backlog grows by the excess."""
+    engine = _desk_station(desk_hours, 3.0, 60, requests=False)
+    day, _, _, extra = engine.workday_log().clocks[0]
+    worked = extra[5:-1]
+    assert np.allclose(worked, expected_overtime * 60.0)
+    done = engine.workday_log().duty_minutes.sum()
+    open_days = len(day) - 1
+    arrived = desk_hours * 60.0 * 3 * open_days
+    assert arrived - done == pytest.approx(growth * 60.0 * 3 * open_days + 0.0, abs=desk_hours * 60 * 3 + 1)
+
+
+def test_desk_work_is_conserved(tiny_path: Path) -> None:
+    """Desk work handed to the engine = desk work done (logged) + desk work left, exactly, in both
+    engines alike; a section with more paper than it gets through piles it up."""
+    text = tiny_path.read_text().replace(
+        '[units.section]\nlevel = "department"\nstaff = 2\n',
+        '[units.section]\nlevel = "department"\nstaff = 2\novertime_hours_per_day = 1.0\n'
+        'duties = { paper = { per = "unit", count_per_year = 12000, minutes = 30 } }\n')
+    path = tiny_path.parent / "desk.toml"
+    path.write_text(text)
+    logs = []
+    for engine in ("reference", "compiled"):
+        model = GovernanceModel(load_scenario(path, {"simulation.engine": engine}), seed=4)
+        model.run(30)
+        logs.append(model.engine.workday_log())
+        section = next(k for k in model.structure.kinds if k.name == "section").first
+        if engine == "reference":
+            arrived = sum(row[section] for row in model.engine._desk_days.values())
+        else:
+            arrived = model.engine._desk_min[:, section].sum()
+        log = logs[-1]
+        done = log.duty_minutes[log.duty_unit == section].sum()
+        assert done + log.desk_left[section] == pytest.approx(arrived, rel=1e-12)
+        assert log.desk_left[section] > 0.1 * arrived  # 24 h of paper a day for two 9-hour days: it piles up
+    assert np.array_equal(logs[0].desk_left, logs[1].desk_left)
+    assert np.array_equal(np.sort(logs[0].duty_begin), np.sort(logs[1].duty_begin))

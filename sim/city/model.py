@@ -54,7 +54,8 @@ class GovernanceModel(mesa.Model):
                                    self.structure.calendars["office"],
                                    self.structure.unit_service_factor.tolist(),
                                    self.structure.unit_overtime_minutes.tolist(),
-                                   self.structure.unit_has_duties.tolist())
+                                   self.structure.unit_has_duties.tolist(),
+                                   self.structure.unit_has_desk_work.tolist())
         self._requests: list[NewRequests] = []
         self._legs: list[Legs] = []
         self.day = 0
@@ -94,7 +95,7 @@ class GovernanceModel(mesa.Model):
         offset = self.engine.n_requests
         self.engine.add(new.created, legs)
         if self.duties:
-            self.engine.add_duties(first_day, self.duties.days(first_day, end_day))
+            self.engine.add_duties(first_day, *self.duties.days(first_day, end_day))
         self._requests.append(new)
         self._legs.append(_shift(legs, offset))
         self._planned_until = end_day

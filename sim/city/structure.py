@@ -134,6 +134,12 @@ class Structure:
         return np.repeat([bool(k.duties) for k in self.kinds], [k.count for k in self.kinds])
 
     @cached_property
+    def unit_has_desk_work(self) -> np.ndarray:
+        """Units with a desk duty (done in idle time, ``sim.city.duties``)."""
+        desk = [any(d.get("mode", "desk") == "desk" for d in k.duties.values()) for k in self.kinds]
+        return np.repeat(desk, [k.count for k in self.kinds])
+
+    @cached_property
     def unit_servers(self) -> np.ndarray:
         return np.repeat(self.kind_servers, [k.count for k in self.kinds])
 

@@ -18,6 +18,7 @@ from sim.engine.compiled_workday import (
     clock_end_time,
     clock_start_time,
     clock_to_work,
+    fill_idle,
     next_open_day,
     team_overtime,
 )
@@ -244,11 +245,12 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
                leg_handoff, leg_req, last_leg, arrive, start, end, start_w, end_w, ready, res_t, res_s, res_l,
                free, free_first, n_servers, unit_cal, review, wd, ot_cap, clk_n, clk_day, clk_start, clk_len,
                pend_head, pend_tail, pend_next, grp_cal, grp_day, grp_closing, grp_wants_close, duty_ptr,
-               duty_units, clock_ptr, clock_units, duty_min, dlog_unit, dlog_begin, dlog_min,
-               always, open_, day_minutes, week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day,
-               ex_open, ex_before):
+               duty_units, clock_ptr, clock_units, duty_min, dlog_unit, dlog_begin, dlog_min, is_desk,
+               desk_b, seen, desk_min, always, open_, day_minutes, week_minutes, n_days, days, before,
+               is_work, has_ex, ex_n, ex_day, ex_open, ex_before):
     """state = [heap size, next seq, resolutions heap size, next arrival, arrivals];
-    wd = [day-event groups, duty shares logged].
+    wd = [day-event groups, duty shares logged, most log entries one event can add, set to 1
+    when the kernel stopped early for room in the log (call again after growing it)].
 
     First visits wait in ``arr_*``, sorted by (time, seq); later visits in the heap. Taking the
     smaller (time, seq) of the two heads is the same order as one heap holding both, with a
@@ -263,6 +265,9 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
     n_groups = wd[0]
     n_log = wd[1]
     while True:
+        if n_groups and n_log + wd[2] > len(dlog_unit):
+            wd[3] = 1  # out of log room: stop before the next event
+            break
         t_day = math.inf
         g_best = -1
         for g in range(n_groups):
@@ -288,7 +293,11 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
                     u = clock_units[k]
                     n = clk_n[u]
                     close_w = clk_start[u, n - 1] + day_minutes[cg]
-                    extra = team_overtime(free, free_first[u], n_servers[u], close_w, ot_cap[u])
+                    if is_desk[u]:
+                        for i in range(free_first[u], free_first[u] + n_servers[u]):
+                            n_log = fill_idle(u, i, close_w, free, seen, desk_b, dlog_unit, dlog_begin,
+                                              dlog_min, n_log)
+                    extra = team_overtime(free, free_first[u], n_servers[u], close_w, ot_cap[u], desk_b[u])
                     clk_len[u, n - 1] = day_minutes[cg] + extra
                     clk_day[u, n] = next_open_day(cg, clk_day[u, n - 1] + 1, is_work, has_ex, ex_n, ex_day,
                                                   ex_open)
@@ -319,27 +328,33 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
                 grp_closing[g_best] = False
                 grp_day[g_best] = next_open_day(cg, day + 1, is_work, has_ex, ex_n, ex_day, ex_open)
             else:
-                if day < duty_min.shape[0]:
-                    for k in range(duty_ptr[g_best], duty_ptr[g_best + 1]):
-                        u = duty_units[k]
-                        minutes = duty_min[day, u]
-                        if minutes > 0:
-                            if ot_cap[u] > 0:
-                                opening = clock_to_work(u, t_day, open_[cg], clk_n, clk_day, clk_start,
-                                                        clk_len)
-                            else:
-                                opening = _to_work(cg, t_day, always, open_, day_minutes, week_minutes,
-                                                   before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
-                            m = n_servers[u]
-                            share = minutes / m
-                            for i in range(free_first[u], free_first[u] + m):
-                                f = free[i]
-                                b = f if f > opening else opening
-                                free[i] = b + share
-                                dlog_unit[n_log] = u
-                                dlog_begin[n_log] = b
-                                dlog_min[n_log] = share
-                                n_log += 1
+                for k in range(duty_ptr[g_best], duty_ptr[g_best + 1]):
+                    u = duty_units[k]
+                    minutes = duty_min[day, u] if day < duty_min.shape[0] else 0.0
+                    opening = 0.0
+                    if minutes > 0 or is_desk[u]:
+                        if ot_cap[u] > 0:
+                            opening = clock_to_work(u, t_day, open_[cg], clk_n, clk_day, clk_start, clk_len)
+                        else:
+                            opening = _to_work(cg, t_day, always, open_, day_minutes, week_minutes, before,
+                                               is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+                    if is_desk[u]:
+                        for i in range(free_first[u], free_first[u] + n_servers[u]):
+                            n_log = fill_idle(u, i, opening, free, seen, desk_b, dlog_unit, dlog_begin,
+                                              dlog_min, n_log)
+                        if day < desk_min.shape[0]:
+                            desk_b[u] += desk_min[day, u]
+                    if minutes > 0:
+                        m = n_servers[u]
+                        share = minutes / m
+                        for i in range(free_first[u], free_first[u] + m):
+                            f = free[i]
+                            b = f if f > opening else opening
+                            free[i] = b + share
+                            dlog_unit[n_log] = u
+                            dlog_begin[n_log] = b
+                            dlog_min[n_log] = share
+                            n_log += 1
                 if grp_wants_close[g_best]:
                     grp_closing[g_best] = True
                 else:
@@ -365,6 +380,8 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
         for k in range(first + 1, first + n_servers[unit]):
             if free[k] < free[best]:
                 best = k
+        if is_desk[unit]:
+            n_log = fill_idle(unit, best, w, free, seen, desk_b, dlog_unit, dlog_begin, dlog_min, n_log)
         s = free[best]
         begin = w if w > s else s
         finish = begin + leg_service[leg]
@@ -429,6 +446,17 @@ def _count_resolved(t, res_t, res_s, res_l, state):
     return count
 
 
+def _put_rows(table: np.ndarray, first: int, rows: np.ndarray) -> np.ndarray:
+    """``table`` (days x units) with ``rows`` written from row ``first``, grown (zeros) as needed."""
+    end = first + len(rows)
+    if end > len(table):
+        grown = np.zeros((max(end, 2 * len(table)), table.shape[1]))
+        grown[: len(table)] = table
+        table = grown
+    table[first:end] = rows
+    return table
+
+
 def _grow(array: np.ndarray, needed: int, fill: float | None = None) -> np.ndarray:
     """At least ``needed`` long (doubling); new cells hold ``fill``, or anything when None."""
     if needed <= len(array):
@@ -444,7 +472,8 @@ class CompiledEngine:
 
     def __init__(self, servers: list[int], calendars: list[WeeklyCalendar],
                  review_calendar: WeeklyCalendar, service_factor: list[float] | None = None,
-                 overtime_minutes: list[float] | None = None, duty_units: list[bool] | None = None) -> None:
+                 overtime_minutes: list[float] | None = None, duty_units: list[bool] | None = None,
+                 desk_units: list[bool] | None = None) -> None:
         unique: list[WeeklyCalendar] = []
         for cal in [*calendars, review_calendar]:
             if not any(cal is u for u in unique):
@@ -472,15 +501,21 @@ class CompiledEngine:
         self._n_req = 0
         self._resolved_counted = 0
         self.now = 0.0
-        self._setup_workday(calendars, overtime_minutes, duty_units)
+        self._setup_workday(calendars, overtime_minutes, duty_units, desk_units)
 
     def _setup_workday(self, calendars: list[WeeklyCalendar], overtime: list[float] | None,
-                       duty_units: list[bool] | None) -> None:
+                       duty_units: list[bool] | None, desk_units: list[bool] | None) -> None:
         """Arrays of the working day (as ``QueueEngine._setup_workday``): groups of calendars in the
         order their first unit appears, units' clocks, pending lists, duties and their log."""
         n = len(calendars)
         self._ot_cap = np.asarray(overtime if overtime is not None else np.zeros(n), dtype=np.float64)
+        self._is_desk = np.asarray(desk_units if desk_units is not None else np.zeros(n, dtype=bool),
+                                   dtype=np.bool_)
         duty = np.asarray(duty_units if duty_units is not None else np.zeros(n, dtype=bool), dtype=np.bool_)
+        duty = duty | self._is_desk
+        self._desk_b = np.zeros(n)
+        self._seen = np.zeros(len(self._free))
+        self._desk_min = np.zeros((0, n))
         groups: list[int] = []
         for u in range(n):
             if (self._ot_cap[u] > 0 or duty[u]) and self._unit_cal[u] not in groups:
@@ -490,7 +525,8 @@ class CompiledEngine:
                    for g in range(len(groups))]
         clocks = [[u for u in range(n) if self._ot_cap[u] > 0 and group_of.get(int(self._unit_cal[u])) == g]
                   for g in range(len(groups))]
-        self._wd = np.array([len(groups), 0], dtype=np.int64)
+        self._wd = np.array([len(groups), 0, int(self._n_servers[duty].sum()) + 1 if n else 1, 0],
+                            dtype=np.int64)
         self._grp_cal = np.array(groups, dtype=np.int64)
         self._grp_day = np.array([first_open_day(self._unique[c], 0) for c in groups], dtype=np.int64)
         self._grp_closing = np.zeros(len(groups), dtype=np.bool_)
@@ -529,15 +565,12 @@ class CompiledEngine:
             new[:, : old.shape[1]] = old
             setattr(self, name, new)
 
-    def add_duties(self, first_day: int, minutes: np.ndarray) -> None:
-        """Duties (server minutes) per day from ``first_day`` (rows) and unit (columns)."""
-        minutes = np.asarray(minutes, dtype=np.float64)
-        rows = first_day + len(minutes)
-        if rows > len(self._duty_min):
-            grown = np.zeros((max(rows, 2 * len(self._duty_min)), self._duty_min.shape[1]))
-            grown[: len(self._duty_min)] = self._duty_min
-            self._duty_min = grown
-        self._duty_min[first_day:rows] = minutes
+    def add_duties(self, first_day: int, minutes: np.ndarray, desk: np.ndarray | None = None) -> None:
+        """Duties (server minutes) per day from ``first_day`` (rows) and unit (columns): away
+        duties, and desk work (``desk``, only at ``desk_units``)."""
+        self._duty_min = _put_rows(self._duty_min, first_day, np.asarray(minutes, dtype=np.float64))
+        if desk is not None:
+            self._desk_min = _put_rows(self._desk_min, first_day, np.asarray(desk, dtype=np.float64))
 
     @property
     def n_requests(self) -> int:
@@ -603,16 +636,24 @@ class CompiledEngine:
             needed = int(self._wd[1]) + days_ahead * self._duty_servers
             for name in ("_dlog_unit", "_dlog_begin", "_dlog_min"):
                 setattr(self, name, _grow(getattr(self, name), needed))
-        _run_until(float(t_end), self._state, self._heap_t, self._heap_s, self._heap_l, self._arr_t,
-                   self._arr_s, self._arr_l, self._unit,
-                   self._service, self._lead, self._handoff, self._req, self._last_leg, self._arrive,
-                   self._start, self._end, self._start_w, self._end_w, self._ready, self._res_t, self._res_s,
-                   self._res_l, self._free, self._free_first, self._n_servers, self._unit_cal, self._review,
-                   self._wd, self._ot_cap, self._clk_n, self._clk_day, self._clk_start, self._clk_len,
-                   self._pend_head, self._pend_tail, self._pend_next, self._grp_cal, self._grp_day,
-                   self._grp_closing, self._grp_wants_close, self._duty_ptr, self._duty_units,
-                   self._clock_ptr, self._clock_units, self._duty_min, self._dlog_unit, self._dlog_begin,
-                   self._dlog_min, *self._cal_arrays)
+        while True:
+            _run_until(float(t_end), self._state, self._heap_t, self._heap_s, self._heap_l, self._arr_t,
+                       self._arr_s, self._arr_l, self._unit, self._service, self._lead, self._handoff,
+                       self._req, self._last_leg, self._arrive, self._start, self._end, self._start_w,
+                       self._end_w, self._ready, self._res_t, self._res_s, self._res_l, self._free,
+                       self._free_first, self._n_servers, self._unit_cal, self._review, self._wd,
+                       self._ot_cap, self._clk_n, self._clk_day, self._clk_start, self._clk_len,
+                       self._pend_head, self._pend_tail, self._pend_next, self._grp_cal, self._grp_day,
+                       self._grp_closing, self._grp_wants_close, self._duty_ptr, self._duty_units,
+                       self._clock_ptr, self._clock_units, self._duty_min, self._dlog_unit, self._dlog_begin,
+                       self._dlog_min, self._is_desk, self._desk_b, self._seen, self._desk_min,
+                       *self._cal_arrays)
+            if not self._wd[3]:
+                break
+            self._wd[3] = 0  # the duty log filled up: grow it and go on where the kernel stopped
+            needed = 2 * len(self._dlog_unit) + int(self._wd[2])
+            for name in ("_dlog_unit", "_dlog_begin", "_dlog_min"):
+                setattr(self, name, _grow(getattr(self, name), needed))
         self.now = max(self.now, t_end)
 
     def workday_log(self) -> WorkdayLog:
@@ -624,7 +665,7 @@ class CompiledEngine:
             clocks[u] = (self._clk_day[u, :k].copy(), self._clk_start[u, :k].copy(), length,
                          np.append(length[:-1] - contract, 0.0))
         return WorkdayLog(self._dlog_unit[:n].copy(), self._dlog_begin[:n].copy(), self._dlog_min[:n].copy(),
-                          clocks)
+                          clocks, self._desk_b.copy())
 
     def unit_to_work(self, t: float) -> np.ndarray:
         """Working minutes before calendar minute ``t``, per unit (overtime clocks included)."""

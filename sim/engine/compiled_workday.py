@@ -75,7 +75,27 @@ def clock_end_time(u, w, opening, clk_n, clk_day, clk_start, clk_len):
 
 
 @numba.njit(cache=True)
-def team_overtime(free, first, count, close_w, cap):
+def fill_idle(u, i, until, free, seen, desk, dlog_unit, dlog_begin, dlog_min, n_log):
+    """``QueueEngine._fill`` for server ``i`` (a global server index) of unit ``u``; returns the
+    new log length."""
+    waiting = desk[u]
+    if waiting > 0:
+        begin = seen[i] if seen[i] > free[i] else free[i]
+        gap = until - begin
+        if gap > 0:
+            done = gap if gap < waiting else waiting
+            desk[u] = waiting - done
+            dlog_unit[n_log] = u
+            dlog_begin[n_log] = begin
+            dlog_min[n_log] = done
+            n_log += 1
+    if until > seen[i]:
+        seen[i] = until
+    return n_log
+
+
+@numba.njit(cache=True)
+def team_overtime(free, first, count, close_w, cap, desk):
     """``workday.team_overtime`` over servers ``first .. first + count - 1``."""
     backlog = np.empty(count)
     for i in range(count):
@@ -84,4 +104,4 @@ def team_overtime(free, first, count, close_w, cap):
     total = 0.0
     for i in range(count):
         total += backlog[i]
-    return min(cap, total / count)
+    return min(cap, (total + desk) / count)

@@ -39,14 +39,16 @@ class EngineLog:
 class WorkdayLog:
     """What the working day added: duties queued at openings and overtime decided at closings.
 
-    Per duty share (one server's part of a unit's day of duties): unit, working minute it began
-    and staff-server minutes. Per unit that may work overtime: its clock (open days, the working
-    minute each starts, its length) and the overtime decided on each of those days."""
+    Per piece of duty work (one server's share of a day's away duties, or desk work done in one
+    idle stretch): unit, working minute it began and server minutes. Per unit that may work
+    overtime: its clock (open days, the working minute each starts, its length) and the overtime
+    decided on each of those days. Per unit: desk work still waiting (server minutes)."""
 
     duty_unit: np.ndarray
     duty_begin: np.ndarray
     duty_minutes: np.ndarray
     clocks: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+    desk_left: np.ndarray
 
 
 def leg_layout(n_requests: int, legs: Legs, leg0: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,12 +71,16 @@ class QueueEngine:
         overtime_minutes: per unit, the most minutes a day its staff stay past closing when work
             is queued (``sim.engine.workday``); default 0 (no overtime).
         duty_units: per unit, whether it receives duties (``add_duties``); default none.
+        desk_units: per unit, whether any of its duties is desk work (done in idle time).
     """
 
     def __init__(self, servers: list[int], calendars: list[WeeklyCalendar],
                  review_calendar: WeeklyCalendar, service_factor: list[float] | None = None,
-                 overtime_minutes: list[float] | None = None, duty_units: list[bool] | None = None) -> None:
-        self._free = [[0.0] * int(c) for c in servers]  # per unit: heap of server-free working times
+                 overtime_minutes: list[float] | None = None, duty_units: list[bool] | None = None,
+                 desk_units: list[bool] | None = None) -> None:
+        # per unit: server-free working times, a heap (a plain list scanned in index order at
+        # units with desk work, where each server's idle time matters, as in the compiled core)
+        self._free = [[0.0] * int(c) for c in servers]
         self._factor = np.asarray(service_factor if service_factor is not None else [1.0] * len(servers))
         self._calendars = calendars
         self._review = review_calendar
@@ -97,13 +103,17 @@ class QueueEngine:
         self._resolutions: list[float] = []  # heap of resolution times not yet counted
         self._resolved_counted = 0
         self.now = 0.0
-        self._setup_workday(calendars, overtime_minutes, duty_units)
+        self._setup_workday(calendars, overtime_minutes, duty_units, desk_units)
 
     def _setup_workday(self, calendars: list[WeeklyCalendar], overtime: list[float] | None,
-                       duty_units: list[bool] | None) -> None:
+                       duty_units: list[bool] | None, desk_units: list[bool] | None) -> None:
         n = len(calendars)
         overtime = list(overtime) if overtime is not None else [0.0] * n
-        duty = list(duty_units) if duty_units is not None else [False] * n
+        self._is_desk = [bool(d) for d in desk_units] if desk_units is not None else [False] * n
+        duty = [bool(d) or k for d, k in zip(duty_units if duty_units is not None else [False] * n,
+                                               self._is_desk, strict=True)]
+        self._desk = [0.0] * n  # desk work waiting, server minutes
+        self._seen = [[0.0] * len(f) for f in self._free]  # per server: idle offered to desk work up to
         self._clock: list[UnitClock | None] = [UnitClock(c, m) if m > 0 else None
                                                for c, m in zip(calendars, overtime, strict=True)]
         groups: list[WeeklyCalendar] = []
@@ -116,13 +126,18 @@ class QueueEngine:
                              for g in range(len(groups))]
         self._schedule = DaySchedule(groups, [bool(c) for c in self._group_clock]) if groups else None
         self._duty_days: dict[int, np.ndarray] = {}
+        self._desk_days: dict[int, np.ndarray] = {}
         self._pending: list[list[int]] = [[] for _ in range(n)]
         self._duty_log: tuple[list[int], list[float], list[float]] = ([], [], [])
 
-    def add_duties(self, first_day: int, minutes: np.ndarray) -> None:
-        """Duties (server minutes) per day from ``first_day`` (rows) and unit (columns)."""
+    def add_duties(self, first_day: int, minutes: np.ndarray, desk: np.ndarray | None = None) -> None:
+        """Duties (server minutes) per day from ``first_day`` (rows) and unit (columns): away
+        duties, and desk work (``desk``, only at ``desk_units``)."""
         for i, row in enumerate(np.asarray(minutes, dtype=np.float64)):
             self._duty_days[first_day + i] = row
+        if desk is not None:
+            for i, row in enumerate(np.asarray(desk, dtype=np.float64)):
+                self._desk_days[first_day + i] = row
 
     @property
     def n_requests(self) -> int:
@@ -221,15 +236,47 @@ class QueueEngine:
             for unit in self._group_clock[group]:
                 clock = self._clock[unit]
                 assert clock is not None
-                clock.close(self._free[unit])
+                if self._is_desk[unit]:
+                    self._offer_idle(unit, clock.horizon)
+                clock.close(self._free[unit], self._desk[unit])
                 self._release(unit, clock.horizon)
         else:
             minutes = self._duty_days.get(day)
-            if minutes is not None:
-                for unit in self._group_duty[group]:
-                    if minutes[unit] > 0:
-                        self._queue_duty(unit, t, minutes[unit])
+            desk = self._desk_days.get(day)
+            for unit in self._group_duty[group]:
+                if self._is_desk[unit]:
+                    clock = self._clock[unit]
+                    self._offer_idle(unit, clock.to_work(t) if clock is not None
+                                     else self._calendars[unit].to_work(t))
+                    if desk is not None:
+                        self._desk[unit] += desk[unit]
+                if minutes is not None and minutes[unit] > 0:
+                    self._queue_duty(unit, t, minutes[unit])
         schedule.advance(group)
+
+    def _offer_idle(self, unit: int, until: float) -> None:
+        """Every server's idle time up to working minute ``until`` goes to the desk backlog."""
+        for i in range(len(self._free[unit])):
+            self._fill(unit, i, until)
+
+    def _fill(self, unit: int, i: int, until: float) -> None:
+        """Server ``i``'s idle time before ``until`` not offered yet does desk work, as much as
+        is waiting (logged where it was done)."""
+        seen = self._seen[unit]
+        waiting = self._desk[unit]
+        if waiting > 0:
+            free = self._free[unit][i]
+            begin = seen[i] if seen[i] > free else free
+            gap = until - begin
+            if gap > 0:
+                done = gap if gap < waiting else waiting
+                self._desk[unit] = waiting - done
+                log_unit, log_begin, log_minutes = self._duty_log
+                log_unit.append(unit)
+                log_begin.append(begin)
+                log_minutes.append(done)
+        if until > seen[i]:
+            seen[i] = until
 
     def _queue_duty(self, unit: int, t: float, minutes: float) -> None:
         """Share a day's duties among the unit's servers, each behind the work it already has."""
@@ -250,10 +297,18 @@ class QueueEngine:
         clock = self._clock[unit]
         servers = self._free[unit]
         w = clock.to_work(t) if clock is not None else self._calendars[unit].to_work(t)
-        s = servers[0]
-        begin = w if w > s else s
-        finish = begin + self._service[leg]
-        heapq.heapreplace(servers, finish)
+        if self._is_desk[unit]:  # the first server free, by index; its idle time until now does desk work
+            best = min(range(len(servers)), key=servers.__getitem__)
+            self._fill(unit, best, w)
+            s = servers[best]
+            begin = w if w > s else s
+            finish = begin + self._service[leg]
+            servers[best] = finish
+        else:
+            s = servers[0]
+            begin = w if w > s else s
+            finish = begin + self._service[leg]
+            heapq.heapreplace(servers, finish)
         self._arrive[leg] = t
         self._start_w[leg] = begin
         self._end_w[leg] = finish
@@ -302,7 +357,8 @@ class QueueEngine:
                   for u, c in enumerate(self._clock) if c is not None}
         unit, begin, minutes = self._duty_log
         return WorkdayLog(np.asarray(unit, dtype=np.int64), np.asarray(begin, dtype=np.float64),
-                          np.asarray(minutes, dtype=np.float64), clocks)
+                          np.asarray(minutes, dtype=np.float64), clocks,
+                          np.asarray(self._desk, dtype=np.float64))
 
     def unit_to_work(self, t: float) -> np.ndarray:
         """Working minutes before calendar minute ``t``, per unit (overtime clocks included)."""

@@ -12,12 +12,18 @@ its calendar times are computed once, when they are known.
 
 The rules (both engines implement them, in this order at equal times: closings, then openings,
 then requests):
-  * at each opening of an open day, a unit's duties for that day (staff minutes, from the city
-    model) are shared equally among its servers and queued behind the work each already has;
+  * *away* duties (meetings, reception, field visits: staff are not at their desks) for a day
+    are shared equally among the unit's servers at its opening and queued behind the work each
+    already has;
+  * *desk* duties (documents, reports) join a backlog of the unit at its opening and are done
+    in servers' idle time: visitors come first and are never delayed by them (assumed: desk
+    work is put down when someone is waiting). Idle time is offered to the backlog when it is
+    known to be idle: when a server next takes a visit, and for every server at each opening
+    and closing. So the desk work done is logged where it was done, never overlapping a visit;
   * at each contract closing, a unit that may work overtime looks at the work its servers have
-    committed beyond closing; staff stay on for the average of it over the servers, up to the
-    unit's cap (assumed: the team stays together, and queue assignment keeps servers' loads
-    within one visit of each other); what remains waits for the next day (backlog).
+    committed beyond closing plus its desk backlog; staff stay on for the average of it over
+    the servers, up to the unit's cap (assumed: the team stays together, and queue assignment
+    keeps servers' loads within one visit of each other); what remains waits for the next day.
 """
 
 from __future__ import annotations
@@ -35,8 +41,9 @@ def next_open_day(calendar: WeeklyCalendar, day: int) -> int:
     return day
 
 
-def team_overtime(free: list[float] | object, close_w: float, cap: float) -> float:
-    """Overtime minutes for the day: the mean work committed past closing, at most ``cap``.
+def team_overtime(free: list[float] | object, close_w: float, cap: float, desk: float = 0.0) -> float:
+    """Overtime minutes for the day: the mean over servers of the work committed past closing
+    plus the desk work still undone, at most ``cap``.
 
     Summed in ascending order, so the compiled engine (which keeps servers in another order)
     gets the same float."""
@@ -44,7 +51,7 @@ def team_overtime(free: list[float] | object, close_w: float, cap: float) -> flo
     total = 0.0
     for value in backlog:
         total += value
-    return min(cap, total / len(backlog))
+    return min(cap, (total + desk) / len(backlog))
 
 
 class UnitClock:
@@ -92,10 +99,11 @@ class UnitClock:
         j = max(bisect_left(self.start, w) - 1, 0)
         return self.opening(j) + (w - self.start[j])
 
-    def close(self, free: list[float]) -> float:
-        """Decide today's overtime from the servers' free times; open the next day's page."""
+    def close(self, free: list[float], desk: float = 0.0) -> float:
+        """Decide today's overtime from the servers' free times and the desk work left; open
+        the next day's page."""
         close_w = self.horizon
-        extra = team_overtime(free, close_w, self.cap) if self.cap > 0 else 0.0
+        extra = team_overtime(free, close_w, self.cap, desk) if self.cap > 0 else 0.0
         self.length[-1] = self.contract + extra
         self.days.append(next_open_day(self.calendar, self.days[-1] + 1))
         self.start.append(close_w + extra)

@@ -140,6 +140,7 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
     if model.structure.unit_overtime_minutes.any() or model.structure.unit_has_duties.any():
         kpis["hours_at_work_per_week"] = _hours_at_work(model, lo, hi)
         kpis["overtime_hours_per_week"] = _per_head_week(model, _overtime_minutes(model, lo, hi), lo, hi)
+        kpis["desk_backlog_hours"] = _desk_backlog(model)
     resolved_in_window = int(((t.resolved >= lo) & (t.resolved <= hi)).sum())
     years = (hi - lo) / DAY / 365.0
     kpis["cost_per_resolved_request"] = (kpis["staff_cost"] * years / resolved_in_window
@@ -284,6 +285,16 @@ def _overtime_minutes(model: Any, lo: float, hi: float) -> np.ndarray:
         opening = days * DAY + structure.unit_calendar[unit].open
         out[unit] = extra[(opening >= lo) & (opening < hi)].sum() * on_duty[unit]
     return out
+
+
+def _desk_backlog(model: Any) -> dict[str, Any]:
+    """Desk work (documents, reports) still undone at the end, in staff hours, overall and per unit
+    kind: what overtime could not absorb (a growing figure means the duties do not fit)."""
+    structure = model.structure
+    left = model.engine.workday_log().desk_left / structure.unit_service_factor / 60.0
+    per_kind = np.bincount(structure.unit_kind, weights=left, minlength=len(structure.kinds))
+    return {"overall": float(per_kind.sum()),
+            "by_unit": {k.name: float(per_kind[i]) for i, k in enumerate(structure.kinds) if k.duties}}
 
 
 def _utilisation(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, float]:

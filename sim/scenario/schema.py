@@ -193,6 +193,7 @@ CALENDAR = {
 }
 
 DUTY_DRIVERS = ("unit", "staff", "resident", "firm")
+DUTY_MODES = ("desk", "away")
 
 DUTY = {
     "per": Field("str", "unit", choices=DUTY_DRIVERS,
@@ -202,6 +203,12 @@ DUTY = {
                             help="items a year per driver (documents, meetings, inspections)"),
     "minutes": Field("number", REQUIRED, minimum=0, exclusive_minimum=True, maximum=MAX_MINUTES,
                      help="staff minutes per item"),
+    "mode": Field("str", "desk", choices=DUTY_MODES,
+                  help="desk: done in idle time, visitors first (documents, reports); away: staff are "
+                  "away for it at the day's start (meetings, reception, field visits)"),
+    "months": Field("list[int]", list(range(1, 13)), minimum=1, maximum=12,
+                    help="months in which it happens (a campaign's season); the yearly count is spread "
+                    "over their open days"),
 }
 
 WORKDAY_LEVEL = {
