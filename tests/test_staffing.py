@@ -172,12 +172,25 @@ def test_bad_targets_file_is_one_line(case: str, tiny_path: Path, tmp_path: Path
     (["--units", "centre,nowhere"], ["--units", "unknown unit kind 'nowhere'"]),
     (["--reps", "0"], ["--reps", "from 1"]),
     (["--targets", "missing.toml"], ["missing.toml", "no such targets file"]),
+    (["--reps", "4", "--max-runs", "10"], ["--max-runs", "needs 12 simulations"]),
 ])
 def test_bad_flags_are_one_line(flags: list[str], expected: list[str], tiny_path: Path, tmp_path: Path,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["staff", str(tiny_path), *flags, "--out", str(tmp_path / "out")])
     assert code == 2
     _one_line(capsys.readouterr().err, *expected)
+
+
+def test_target_on_a_kpi_the_runs_lack_is_one_line(tiny_path: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Hours at work exist only with a working day (duties or overtime); TINY has neither, which
+    shows after the pilot run."""
+    targets = tmp_path / "at_work.toml"
+    targets.write_text("[hours_at_work_max]\ndefault = 50.0\n")
+    code = main(["staff", str(tiny_path), "--targets", str(targets), "--workers", "1",
+                 "--out", str(tmp_path / "out")])
+    assert code == 2
+    _one_line(capsys.readouterr().err.splitlines()[-1], str(targets), "hours_at_work_max", "no KPI")
 
 
 def test_bad_targets_through_the_command_line_process(tmp_path: Path) -> None:

@@ -226,6 +226,10 @@ def optimise(config: dict[str, Any], targets: Targets, scope: list[str], executo
     from sim.experiments.api import run_scenario
     from sim.experiments.staffing_targets import sla_keys
 
+    if max_runs < 3 * reps:  # the pilot with the current, analytic and generous allocations
+        raise ScenarioError("command line", "--max-runs", f"the first round needs {3 * reps} "
+                            f"simulations ({reps} replications of three allocations); allow at least that "
+                            f"(got {max_runs})")
     seeds = [derive_seed(seed, 0, r) for r in range(reps)]
     current = {k: int(config["units"][k]["staff"]) for k in scope}
     evaluator = Evaluator(config, executor, seeds, scale, days, max_runs, progress)
