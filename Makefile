@@ -17,7 +17,7 @@ $(VENV)/installed: pyproject.toml
 
 run: $(VENV)/installed
 	rm -rf results/main
-	-$(PYTHON) run.py validate --reps $(REPS) --scale $(SCALE) --out results/main/validate
+	-$(PYTHON) run.py validate --staffing --reps $(REPS) --scale $(SCALE) --out results/main/validate
 	$(PYTHON) run.py compare scenarios/township.toml scenarios/longgang-2019.toml \
 		scenarios/longgang-2021.toml scenarios/staff-cut-only.toml \
 		--reps $(REPS) --seed $(SEED) --scale $(SCALE) --days $(DAYS) --out results/main
