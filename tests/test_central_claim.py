@@ -3,6 +3,7 @@ end on two small designs (the same city, one of them with merged sections)."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def test_fair_allocation_spends_the_budget_as_the_structure_needs_it() -> None:
         assert all(1 <= staff[k] <= required[k] for k in required)
         # one factor for all: a kind that needs more never gets fewer per unit
         by_need = sorted(required, key=lambda k: required[k])
-        assert all(staff[a] <= staff[b] + 1 for a, b in zip(by_need, by_need[1:], strict=False))
+        assert all(staff[a] <= staff[b] + 1 for a, b in itertools.pairwise(by_need))
     assert fair_allocation(config, required, full)[0] == required
     staff, met = fair_allocation(config, required, floor - 1)
     assert not met and government_staff(config, staff) == floor

@@ -241,6 +241,101 @@ def _finish_clock_leg(leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit
 
 
 @numba.njit(cache=True)
+def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_lead,
+               leg_handoff, leg_req, last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, free,
+               free_first, n_servers, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len, pend_head,
+               pend_tail, pend_next, grp_cal, grp_day, grp_closing, grp_wants_close, duty_ptr, duty_units,
+               clock_ptr, clock_units, duty_min, dlog_unit, dlog_begin, dlog_min, is_desk, desk_b, seen,
+               desk_min, always, open_, day_minutes, week_minutes, n_days, days, before, is_work, has_ex,
+               ex_n, ex_day, ex_open, ex_before):
+    """One opening or closing of calendar group ``g_best`` at ``t_day`` (see ``_run_until``): duties
+    and desk work at openings, overtime and released visits at closings. A function of its own so
+    the main loop stays small to compile. The loop's counters travel in ``state`` and ``wd``
+    (written before the call, read after), so the function has one signature."""
+    size = state[0]
+    seq = state[1]
+    res_size = state[2]
+    n_log = wd[1]
+    cg = grp_cal[g_best]
+    day = grp_day[g_best]
+    if grp_closing[g_best]:
+        for k in range(clock_ptr[g_best], clock_ptr[g_best + 1]):
+            u = clock_units[k]
+            n = clk_n[u]
+            close_w = clk_start[u, n - 1] + day_minutes[cg]
+            if is_desk[u]:
+                for i in range(free_first[u], free_first[u] + n_servers[u]):
+                    n_log = fill_idle(u, i, close_w, free, seen, desk_b, dlog_unit, dlog_begin,
+                                      dlog_min, n_log)
+            extra = team_overtime(free, free_first[u], n_servers[u], close_w, ot_cap[u], desk_b[u])
+            clk_len[u, n - 1] = day_minutes[cg] + extra
+            clk_day[u, n] = next_open_day(cg, clk_day[u, n - 1] + 1, is_work, has_ex, ex_n, ex_day,
+                                          ex_open)
+            clk_start[u, n] = close_w + extra
+            clk_len[u, n] = day_minutes[cg]
+            clk_n[u] = n + 1
+            horizon = clk_start[u, n] + day_minutes[cg]
+            prev = -1
+            leg = pend_head[u]
+            while leg >= 0:
+                nxt = pend_next[leg]
+                if end_w[leg] < horizon:
+                    size, seq, res_size = _finish_clock_leg(
+                        leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead,
+                        leg_handoff, leg_req, last_leg, start, end, start_w, end_w, ready, res_t,
+                        res_s, res_l, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len,
+                        always, open_, day_minutes, week_minutes, n_days, days, before, is_work,
+                        has_ex, ex_n, ex_day, ex_open, ex_before)
+                    if prev < 0:
+                        pend_head[u] = nxt
+                    else:
+                        pend_next[prev] = nxt
+                    if pend_tail[u] == leg:
+                        pend_tail[u] = prev
+                else:
+                    prev = leg
+                leg = nxt
+        grp_closing[g_best] = False
+        grp_day[g_best] = next_open_day(cg, day + 1, is_work, has_ex, ex_n, ex_day, ex_open)
+    else:
+        for k in range(duty_ptr[g_best], duty_ptr[g_best + 1]):
+            u = duty_units[k]
+            minutes = duty_min[day, u] if day < duty_min.shape[0] else 0.0
+            opening = 0.0
+            if minutes > 0 or is_desk[u]:
+                if ot_cap[u] > 0:
+                    opening = clock_to_work(u, t_day, open_[cg], clk_n, clk_day, clk_start, clk_len)
+                else:
+                    opening = _to_work(cg, t_day, always, open_, day_minutes, week_minutes, before,
+                                       is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+            if is_desk[u]:
+                for i in range(free_first[u], free_first[u] + n_servers[u]):
+                    n_log = fill_idle(u, i, opening, free, seen, desk_b, dlog_unit, dlog_begin,
+                                      dlog_min, n_log)
+                if day < desk_min.shape[0]:
+                    desk_b[u] += desk_min[day, u]
+            if minutes > 0:
+                m = n_servers[u]
+                share = minutes / m
+                for i in range(free_first[u], free_first[u] + m):
+                    f = free[i]
+                    b = f if f > opening else opening
+                    free[i] = b + share
+                    dlog_unit[n_log] = u
+                    dlog_begin[n_log] = b
+                    dlog_min[n_log] = share
+                    n_log += 1
+        if grp_wants_close[g_best]:
+            grp_closing[g_best] = True
+        else:
+            grp_day[g_best] = next_open_day(cg, day + 1, is_work, has_ex, ex_n, ex_day, ex_open)
+    state[0] = size
+    state[1] = seq
+    state[2] = res_size
+    wd[1] = n_log
+
+
+@numba.njit(cache=True)
 def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_unit, leg_service, leg_lead,
                leg_handoff, leg_req, last_leg, arrive, start, end, start_w, end_w, ready, res_t, res_s, res_l,
                free, free_first, n_servers, unit_cal, review, wd, ot_cap, clk_n, clk_day, clk_start, clk_len,
@@ -269,7 +364,7 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
             wd[3] = 1  # out of log room: stop before the next event
             break
         t_day = math.inf
-        g_best = -1
+        g_best = np.int64(-1)  # not a literal: one signature for _day_event
         for g in range(n_groups):
             cg = grp_cal[g]
             td = grp_day[g] * DAY + open_[cg]
@@ -286,79 +381,22 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
         else:
             t = math.inf
         if g_best >= 0 and t_day <= t_end and t_day <= t:
-            cg = grp_cal[g_best]
-            day = grp_day[g_best]
-            if grp_closing[g_best]:
-                for k in range(clock_ptr[g_best], clock_ptr[g_best + 1]):
-                    u = clock_units[k]
-                    n = clk_n[u]
-                    close_w = clk_start[u, n - 1] + day_minutes[cg]
-                    if is_desk[u]:
-                        for i in range(free_first[u], free_first[u] + n_servers[u]):
-                            n_log = fill_idle(u, i, close_w, free, seen, desk_b, dlog_unit, dlog_begin,
-                                              dlog_min, n_log)
-                    extra = team_overtime(free, free_first[u], n_servers[u], close_w, ot_cap[u], desk_b[u])
-                    clk_len[u, n - 1] = day_minutes[cg] + extra
-                    clk_day[u, n] = next_open_day(cg, clk_day[u, n - 1] + 1, is_work, has_ex, ex_n, ex_day,
-                                                  ex_open)
-                    clk_start[u, n] = close_w + extra
-                    clk_len[u, n] = day_minutes[cg]
-                    clk_n[u] = n + 1
-                    horizon = clk_start[u, n] + day_minutes[cg]
-                    prev = -1
-                    leg = pend_head[u]
-                    while leg >= 0:
-                        nxt = pend_next[leg]
-                        if end_w[leg] < horizon:
-                            size, seq, res_size = _finish_clock_leg(
-                                leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead,
-                                leg_handoff, leg_req, last_leg, start, end, start_w, end_w, ready, res_t,
-                                res_s, res_l, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len,
-                                always, open_, day_minutes, week_minutes, n_days, days, before, is_work,
-                                has_ex, ex_n, ex_day, ex_open, ex_before)
-                            if prev < 0:
-                                pend_head[u] = nxt
-                            else:
-                                pend_next[prev] = nxt
-                            if pend_tail[u] == leg:
-                                pend_tail[u] = prev
-                        else:
-                            prev = leg
-                        leg = nxt
-                grp_closing[g_best] = False
-                grp_day[g_best] = next_open_day(cg, day + 1, is_work, has_ex, ex_n, ex_day, ex_open)
-            else:
-                for k in range(duty_ptr[g_best], duty_ptr[g_best + 1]):
-                    u = duty_units[k]
-                    minutes = duty_min[day, u] if day < duty_min.shape[0] else 0.0
-                    opening = 0.0
-                    if minutes > 0 or is_desk[u]:
-                        if ot_cap[u] > 0:
-                            opening = clock_to_work(u, t_day, open_[cg], clk_n, clk_day, clk_start, clk_len)
-                        else:
-                            opening = _to_work(cg, t_day, always, open_, day_minutes, week_minutes, before,
-                                               is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
-                    if is_desk[u]:
-                        for i in range(free_first[u], free_first[u] + n_servers[u]):
-                            n_log = fill_idle(u, i, opening, free, seen, desk_b, dlog_unit, dlog_begin,
-                                              dlog_min, n_log)
-                        if day < desk_min.shape[0]:
-                            desk_b[u] += desk_min[day, u]
-                    if minutes > 0:
-                        m = n_servers[u]
-                        share = minutes / m
-                        for i in range(free_first[u], free_first[u] + m):
-                            f = free[i]
-                            b = f if f > opening else opening
-                            free[i] = b + share
-                            dlog_unit[n_log] = u
-                            dlog_begin[n_log] = b
-                            dlog_min[n_log] = share
-                            n_log += 1
-                if grp_wants_close[g_best]:
-                    grp_closing[g_best] = True
-                else:
-                    grp_day[g_best] = next_open_day(cg, day + 1, is_work, has_ex, ex_n, ex_day, ex_open)
+            state[0] = size
+            state[1] = seq
+            state[2] = res_size
+            wd[1] = n_log
+            _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff,
+                       leg_req, last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, free,
+                       free_first, n_servers, unit_cal, review, ot_cap, clk_n, clk_day, clk_start,
+                       clk_len, pend_head, pend_tail, pend_next, grp_cal, grp_day, grp_closing,
+                       grp_wants_close, duty_ptr, duty_units, clock_ptr, clock_units, duty_min, dlog_unit,
+                       dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min, always, open_, day_minutes,
+                       week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open,
+                       ex_before)
+            size = state[0]
+            seq = state[1]
+            res_size = state[2]
+            n_log = wd[1]
             continue
         if t > t_end:
             break

@@ -98,9 +98,13 @@ def fill_idle(u, i, until, free, seen, desk, dlog_unit, dlog_begin, dlog_min, n_
 def team_overtime(free, first, count, close_w, cap, desk):
     """``workday.team_overtime`` over servers ``first .. first + count - 1``."""
     backlog = np.empty(count)
-    for i in range(count):
-        backlog[i] = max(0.0, free[first + i] - close_w)
-    backlog.sort()
+    for i in range(count):  # insertion sort: a unit has tens of servers, and np.sort is slow to compile
+        value = max(0.0, free[first + i] - close_w)
+        j = i
+        while j > 0 and backlog[j - 1] > value:
+            backlog[j] = backlog[j - 1]
+            j -= 1
+        backlog[j] = value
     total = 0.0
     for i in range(count):
         total += backlog[i]

@@ -153,6 +153,8 @@ def claim_rows(claim: dict[str, Any]) -> list[dict[str, Any]]:
                 "ci95_high": value, "tolerance": tolerance, "pass": bool(passes), "reps": claim["reps"]}
 
     ratio = claim["ratio_required"]
+    cannot = ("" if fair["budget_met"] else
+              f"; it cannot have the flat design's {flat['staff']}: one per unit is more")
     pairs = [(fair["outcomes"][k], flat["outcomes"][k]) for k in fair["outcomes"]]
     logs = [math.log(a / b) for a, b in pairs if a and b and not math.isnan(a + b)]
     slower = math.exp(sum(logs) / len(logs)) if logs else math.nan
@@ -162,9 +164,7 @@ def claim_rows(claim: dict[str, Any]) -> list[dict[str, Any]]:
             "run.py staff)",
             "about 40 %", ratio, "0.35-0.45", 0.35 <= ratio <= 0.45),
         row("claim", f"fair control (township structure with {fair['staff']} government staff, shared as it "
-            "needs them" + ("" if fair["budget_met"] else f"; it cannot have the flat design's {flat['staff']}: "
-                            "one person per unit is more") + f"): targets missed, against {len(flat['missed'])} "
-            "for longgang-2021",
+            f"needs them{cannot}): targets missed, against {len(flat['missed'])} for longgang-2021",
             "more", float(len(fair["missed"])), "> flat's", len(fair["missed"]) > len(flat["missed"])),
         row("claim", "fair control resolution time / longgang-2021's at equal staff (geometric mean over "
             "categories)", "longer", slower, "> 1", slower > 1),
