@@ -31,7 +31,7 @@ def test_hours_at_work(budget_path: Path) -> None:
     structure = Structure.from_scenario(load_scenario(budget_path))
     section = next(k for k in structure.kinds if k.name == "section")
     at_work = 40.0 * (1 - LEAVE / WORKING_DAYS_PER_YEAR)
-    assert section.request_hours_per_week == pytest.approx(at_work) == pytest.approx(36.0)
+    assert section.contract_hours_at_work == pytest.approx(at_work) == pytest.approx(36.0)
     # budget conserved: at work + leave = the contract
     assert at_work + 40.0 * LEAVE / WORKING_DAYS_PER_YEAR == pytest.approx(40.0)
     index = structure.kinds.index(section)

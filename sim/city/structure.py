@@ -39,7 +39,7 @@ class UnitKind:
     duties: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
-    def request_hours_per_week(self) -> float:
+    def contract_hours_at_work(self) -> float:
         """Contract hours at work: the contract less leave, spread over the year.
 
         The time budget of one staff member, averaged over the year: contract x (1 - leave days /
@@ -99,7 +99,7 @@ class Structure:
     @cached_property
     def kind_on_duty(self) -> np.ndarray:
         """Staff serving requests on average in each unit kind: headcount x hours for requests
-        (``UnitKind.request_hours_per_week``) / open hours, at most the headcount (assumed:
+        (``UnitKind.contract_hours_at_work``) / open hours, at most the headcount (assumed:
         shifts cover the calendar evenly).
 
         Why: a team open around the clock (168 h a week) with 40-hour contracts has about a
@@ -107,7 +107,7 @@ class Structure:
         duties take their share off the top.
         """
         hours_open = [self.calendars[k.calendar].week_minutes / 60 for k in self.kinds]
-        return np.array([min(k.staff, k.staff * k.request_hours_per_week / hours)
+        return np.array([min(k.staff, k.staff * k.contract_hours_at_work / hours)
                          for k, hours in zip(self.kinds, hours_open, strict=True)])
 
     @cached_property

@@ -166,7 +166,7 @@ def pilot_loads(result: Any) -> Pilot:
         loads[kind.name] = KindLoad(
             kind.name, kind.level, kind.count, kind.staff, kind.cost_per_staff,
             float(structure.kind_on_duty[i] / kind.staff), visits[units] / opened, minutes[units] / opened,
-            calendar.week_minutes, float(kind.request_hours_per_week), fixed / yearly_open,
+            calendar.week_minutes, float(kind.contract_hours_at_work), fixed / yearly_open,
             per_head / yearly_open,
             float(getattr(kind, "overtime_hours_per_day", 0.0)) * 60.0 / max(calendar.day_minutes, 1e-9))
     request_of_leg = np.repeat(np.arange(len(t.kind)), t.leg_count)
@@ -279,7 +279,7 @@ def capacity_use(result: Any) -> dict[str, float]:
     for kind in structure.kinds:
         day = structure.calendars[kind.calendar].day_minutes
         overtime = float(getattr(kind, "overtime_hours_per_day", 0.0)) * 60.0 / day if day > 0 else 0.0
-        most = kind.request_hours_per_week * (1.0 + overtime)
+        most = kind.contract_hours_at_work * (1.0 + overtime)
         worked = hours.get(kind.name)
         out[kind.name] = float(worked / most) if worked is not None and most > 0 else math.nan
     return out

@@ -343,7 +343,7 @@ def _hours_at_work(model: Any, lo: float, hi: float) -> dict[str, Any]:
     report these: presence, not only busy time)."""
     structure = model.structure
     weeks = (hi - lo) / (7 * DAY)
-    contract = np.array([k.request_hours_per_week * k.staff for k in structure.kinds])[structure.unit_kind]
+    contract = np.array([k.contract_hours_at_work * k.staff for k in structure.kinds])[structure.unit_kind]
     return _per_head_week(model, contract * 60.0 * weeks + _overtime_minutes(model, lo, hi), lo, hi)
 
 
