@@ -36,6 +36,7 @@ bench: $(VENV)/installed
 	$(PYTHON) benchmarks/naive_mesa.py
 	$(PYTHON) benchmarks/ciw_compare.py
 	$(PYTHON) benchmarks/batch.py
+	$(PYTHON) benchmarks/staffing.py
 
 clean:
 	rm -rf $(VENV) results/main results/compare
