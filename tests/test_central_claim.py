@@ -12,6 +12,7 @@ from sim.experiments.central_claim import central_claim, fair_allocation, govern
 from sim.experiments.executors import executor_for
 from sim.experiments.validation import claim_rows
 from sim.scenario.loading import load_scenario
+from sim.scenario.toml_writer import dumps
 from tests.conftest import SCENARIOS, TINY
 
 
@@ -50,7 +51,7 @@ def two_designs(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_claim_end_to_end(two_designs: Path) -> None:
+def test_claim_end_to_end(two_designs: Path, tmp_path: Path) -> None:
     with executor_for(1) as executor:
         claim = central_claim(two_designs, None, 2, 1, 1.0, 20, executor, 2_000)
     base, flat = claim["township"], claim["longgang-2021"]
@@ -63,6 +64,9 @@ def test_claim_end_to_end(two_designs: Path) -> None:
     scenario = claim.pop("fair_scenario")
     assert scenario["name"] == "fair-control"
     assert government_staff(scenario, {}) == fair["staff"]
+    path = tmp_path / "fair-control.toml"  # what validate --staffing writes runs as it stands
+    path.write_text(dumps(scenario))
+    assert government_staff(load_scenario(path), {}) == fair["staff"]
     rows = claim_rows(claim)
     assert [r["fact"] for r in rows] == ["F6", "claim", "claim"]
     assert rows[0]["simulated_mean"] == pytest.approx(claim["ratio_required"])

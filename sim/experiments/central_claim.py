@@ -116,7 +116,11 @@ def _judged(evaluation: Evaluation, targets: list[Any]) -> dict[str, Any]:
 
 
 def _scenario_with(config: dict[str, Any], staff: Allocation) -> dict[str, Any]:
+    """The resolved scenario with these staff, runnable as a file: its reforms are already applied
+    (so none are listed) and where it was read from is not a scenario key."""
     scenario = copy.deepcopy(config)
+    scenario.pop("source", None)
+    scenario["reforms"] = []
     for kind, headcount in staff.items():
         scenario["units"][kind]["staff"] = int(headcount)
     scenario["name"] = "fair-control"
