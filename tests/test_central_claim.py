@@ -71,3 +71,14 @@ def test_claim_end_to_end(two_designs: Path, tmp_path: Path) -> None:
     assert [r["fact"] for r in rows] == ["F6", "claim", "claim"]
     assert rows[0]["simulated_mean"] == pytest.approx(claim["ratio_required"])
     assert all(isinstance(r["pass"], bool) for r in rows)
+
+
+def test_a_check_on_a_kpi_the_run_lacks_fails_instead_of_crashing() -> None:
+    """A presets folder without a working day has no hours at work: W1 and W2 read NaN and fail."""
+    import math
+
+    from sim.experiments.validation import CHECKS
+
+    w1 = next(c for c in CHECKS if c.fact == "W1")
+    value = w1.value({"township": [{"hours_worked_per_week": {}}]}, 0)
+    assert math.isnan(value) and not w1.passes(value)

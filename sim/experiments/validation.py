@@ -36,10 +36,14 @@ class Check:
 
 def _kpi(preset: str, *path: str) -> Callable[[Runs, int], float]:
     def get(runs: Runs, r: int) -> float:
+        """The KPI, or NaN where the run has none (e.g. hours at work without a working day: the
+        check then fails instead of the command)."""
         node: Any = runs[preset][r]
         for key in path:
+            if not isinstance(node, dict) or key not in node:
+                return math.nan
             node = node[key]
-        return float(node)
+        return math.nan if node is None else float(node)
 
     return get
 
