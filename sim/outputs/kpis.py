@@ -34,6 +34,7 @@ class RunTables:
     leg_trip: np.ndarray
     leg_bounce: np.ndarray
     leg_busy: np.ndarray  # server minutes spent on the leg inside the KPI window
+    duty_busy: np.ndarray  # per unit: server minutes of duties worked inside the KPI window
     solved_unit: np.ndarray
     solved_level: np.ndarray  # index into LEVELS
 
@@ -58,6 +59,7 @@ def build_tables(model: Any) -> RunTables:
         leg_arrive=np.where(log.leg_arrive <= horizon, log.leg_arrive, np.nan),
         leg_start=log.leg_start, leg_service=legs.service, leg_trip=legs.trip,
         leg_bounce=legs.bounce, leg_busy=_busy_minutes(model, log, legs.unit),
+        duty_busy=_duty_busy(model, *_window(model)),
         solved_unit=solved_unit, solved_level=model.structure.unit_level[solved_unit],
     )
 
@@ -256,8 +258,10 @@ def _open_minutes(model: Any, lo: float, hi: float) -> np.ndarray:
 
 def _duty_busy(model: Any, lo: float, hi: float) -> np.ndarray:
     """Server minutes of duties worked inside the window, per unit."""
-    log = model.engine.workday_log()
     busy = np.zeros(model.structure.n_units)
+    if not model.structure.unit_has_duties.any():
+        return busy
+    log = model.engine.workday_log()
     if len(log.duty_unit):
         lo_w = model.engine.unit_to_work(lo)[log.duty_unit]
         hi_w = model.engine.unit_to_work(hi)[log.duty_unit]
@@ -267,12 +271,10 @@ def _duty_busy(model: Any, lo: float, hi: float) -> np.ndarray:
     return busy
 
 
-def _busy_by_unit(model: Any, t: RunTables, lo: float, hi: float) -> np.ndarray:
+def _busy_by_unit(model: Any, t: RunTables) -> np.ndarray:
     """Server minutes of work (requests and duties) per unit inside the window."""
     busy = np.bincount(t.leg_unit, weights=t.leg_busy, minlength=model.structure.n_units)
-    if model.structure.unit_has_duties.any():
-        busy = busy + _duty_busy(model, lo, hi)
-    return busy
+    return busy + t.duty_busy if model.structure.unit_has_duties.any() else busy
 
 
 def _overtime_minutes(model: Any, lo: float, hi: float) -> np.ndarray:
@@ -303,7 +305,7 @@ def _utilisation(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, fl
     structure = model.structure
     open_minutes = _open_minutes(model, lo, hi)
     capacity = open_minutes * structure.unit_servers
-    busy = _busy_by_unit(model, t, lo, hi)
+    busy = _busy_by_unit(model, t)
     out = {"overall": float(busy.sum() / capacity.sum()) if capacity.sum() > 0 else None}
     for i, level in enumerate(LEVELS):
         pick = structure.unit_level == i
@@ -334,7 +336,7 @@ def _hours_worked(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, A
     kind: requests and duties (server minutes turned back into staff minutes with
     ``unit_service_factor``). Without duties this is request work alone, far below a real week."""
     structure = model.structure
-    work = _busy_by_unit(model, t, lo, hi) / structure.unit_service_factor
+    work = _busy_by_unit(model, t) / structure.unit_service_factor
     return _per_head_week(model, work, lo, hi)
 
 
@@ -372,8 +374,7 @@ def _utilisation_by_unit(model: Any, t: RunTables, lo: float, hi: float) -> dict
                            minlength=len(structure.kinds))
     busy = np.bincount(structure.unit_kind[t.leg_unit], weights=t.leg_busy, minlength=len(structure.kinds))
     if structure.unit_has_duties.any():
-        busy = busy + np.bincount(structure.unit_kind, weights=_duty_busy(model, lo, hi),
-                                  minlength=len(structure.kinds))
+        busy = busy + np.bincount(structure.unit_kind, weights=t.duty_busy, minlength=len(structure.kinds))
     return {k.name: (float(busy[i] / capacity[i]) if capacity[i] > 0 else None)
             for i, k in enumerate(structure.kinds)}
 
