@@ -377,7 +377,7 @@ def _check_runs(count: int, args: argparse.Namespace) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from sim.experiments.validation import PRESETS, run_validation, write_validation_csv
+    from sim.experiments.validation import KINDS, PRESETS, run_validation, write_validation_csv
     from sim.report.tables import render_table
 
     folder = Path(args.scenarios)
@@ -389,12 +389,15 @@ def _validate(args: argparse.Namespace) -> int:
     rows = run_validation(folder, args.reps, args.scale, args.days, args.workers, _progress)
     if args.staffing:
         rows += _staffing_claim(args, folder, out)
-    table = [(f"{r['fact']:<6} {r['check']}", [r["reported"], _ci(r), r["tolerance"],
+    table = [(f"{r['fact']:<6} {r['check']}", [r["kind"], r["reported"], _ci(r), r["tolerance"],
                                                 "pass" if r["pass"] else "FAIL"]) for r in rows]
-    print(render_table(["fact  check", "reported", "simulated (95 % CI)", "tolerance", "result"], table))
+    print(render_table(["fact  check", "kind", "reported", "simulated (95 % CI)", "tolerance", "result"],
+                       table))
     write_validation_csv(out / "validation.csv", rows)
     failed = sum(not r["pass"] for r in rows)
-    print(f"\n{len(rows) - failed}/{len(rows)} checks pass ({args.reps} replications); "
+    by_kind = "; ".join(f"{kind} {sum(r['pass'] for r in rows if r['kind'] == kind)}/"
+                        f"{sum(r['kind'] == kind for r in rows)}" for kind in KINDS)
+    print(f"\n{len(rows) - failed}/{len(rows)} checks pass ({by_kind}; {args.reps} replications); "
           f"wrote {out}/validation.csv")
     return 1 if failed else 0
 

@@ -34,6 +34,9 @@ class RequestKind:
     functions: tuple[str, ...]
     shares: np.ndarray | None
     lead_days: tuple[float, ...]
+    review_minutes: tuple[float, ...] | None  # back-office review per step (None: at the counter)
+    correction_share: float
+    correction_days: float
     travel_minutes: float
     sla_hours: float | None
     sla_measure: str
@@ -71,7 +74,10 @@ def compile_catalogue(scenario: dict[str, Any]) -> list[RequestKind]:
             visit_minutes=cfg["visit_minutes"],
             in_person=cfg["in_person"], dispatched=cfg["dispatched"],
             authority=tuple(cfg["authority"]), functions=functions, shares=shares,
-            lead_days=tuple(cfg["lead_days"]), travel_minutes=cfg["travel_minutes"],
+            lead_days=tuple(cfg["lead_days"]),
+            review_minutes=None if cfg["review_minutes"] is None else tuple(cfg["review_minutes"]),
+            correction_share=cfg["correction_share"], correction_days=cfg["correction_days"],
+            travel_minutes=cfg["travel_minutes"],
             sla_hours=cfg["sla_hours"], sla_measure=cfg["sla_measure"],
             arrival_calendar=cfg["arrival_calendar"], high_frequency=cfg["high_frequency"],
         ))

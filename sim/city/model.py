@@ -44,7 +44,8 @@ class GovernanceModel(mesa.Model):
         self.population = Population.build(scenario, self.structure, self.scale, population_rng)
         self._create_agents()
         self.demand = Demand(self.kinds, self.population, self.structure.calendars, demand_rng)
-        self.planner = Planner(self.structure, self.kinds, scenario["handoff"], routing_rng)
+        self.planner = Planner(self.structure, self.kinds, scenario["handoff"], routing_rng,
+                               approval_work=scenario["simulation"]["approval_work"])
         # the working day's own stream, spawned after the others so they stay as they were
         self.duties = DutyPlan(self.structure, scenario["population"],
                                self.rng.spawn(1)[0] if any(k.duties for k in self.structure.kinds)
@@ -121,10 +122,10 @@ class GovernanceModel(mesa.Model):
     def legs(self) -> Legs:
         """All legs so far, columnar, with run-wide request indices."""
         return Legs(*(np.concatenate(c) for c in zip(
-            *[(g.request, g.unit, g.service, g.lead_days, g.handoff, g.trip, g.bounce)
+            *[(g.request, g.unit, g.service, g.lead_days, g.handoff, g.trip, g.bounce, g.role)
               for g in self._legs], strict=True)))
 
 
 def _shift(legs: Legs, offset: int) -> Legs:
     return Legs(legs.request + offset, legs.unit, legs.service, legs.lead_days, legs.handoff,
-                legs.trip, legs.bounce)
+                legs.trip, legs.bounce, legs.role)

@@ -22,19 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from sim.city.approvals import RESUBMIT, VISIT, ApprovalDesks, Rows, overlapped, ragged_positions
 from sim.city.catalogue import RequestKind
 from sim.city.demand import kind_streams
 from sim.city.distributions import sample_durations
 from sim.city.structure import Structure
 from sim.engine.legs import Legs
 from sim.scenario.schema import SEGMENTS
-
-
-def _ragged_positions(lengths: np.ndarray) -> np.ndarray:
-    """0..n-1 for each length n, concatenated: [2, 3] -> [0, 1, 0, 1, 2]."""
-    total = int(lengths.sum())
-    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return np.arange(total) - starts
 
 
 class Planner:
@@ -45,10 +39,12 @@ class Planner:
         kinds: the request catalogue.
         handoff: the scenario's ``[handoff]`` table.
         rng: the routing stream (difficulties, misrouting, service and hand-off times).
+        approval_work: review steps with ``review_minutes`` at desks after the visit
+            (``sim.city.approvals``); False: their review is done at the counter.
     """
 
     def __init__(self, structure: Structure, kinds: list[RequestKind], handoff: dict[str, Any],
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, approval_work: bool = True) -> None:
         self.structure = structure
         self.kinds = kinds
         self.handoff = handoff
@@ -57,6 +53,8 @@ class Planner:
         self._kind_rng = kind_streams(rng, [k.name for k in kinds])  # difficulties, functions
         self._joint = np.array([k.joint_review for k in structure.kinds])
         self._overlap = np.array([k.review_overlap for k in structure.kinds])
+        self._approval_work = approval_work
+        self._desks = ApprovalDesks(structure, kinds, handoff, rng)
 
     def plan(self, kind: np.ndarray, location: np.ndarray, segment: np.ndarray) -> Legs:
         """Legs for requests given by kind index, location in [0, 1) and segment code."""
@@ -64,15 +62,21 @@ class Planner:
                  for k in self.kinds if np.any(kind == k.index)]
         if not parts:
             return Legs.empty()
-        req, step, pos, unit, service, lead = (np.concatenate(c) for c in zip(*parts, strict=True))
+        req, step, pos, unit, service, lead, review = (np.concatenate(c) for c in zip(*parts, strict=True))
         order = np.lexsort((pos, step, req))
-        req, unit, service, lead = req[order], unit[order], service[order], lead[order]
-        req, unit, service, lead = self._merge_same_unit(req, unit, service, lead)
+        req, unit, service, lead, review = req[order], unit[order], service[order], lead[order], review[order]
+        if review.any():
+            req, unit, service, lead, role = self._desks.legs(Rows(req, unit, service, lead, review), kind)
+        else:
+            req, unit, service, lead = self._merge_same_unit(req, unit, service, lead)
+            role = np.zeros(len(req), dtype=np.int8)
         first = np.ones(len(req), dtype=bool)
         first[1:] = req[1:] != req[:-1]
         leg_kind = kind[req]
-        service = service + self._per_visit(leg_kind) + self._travel(leg_kind) * first
-        return self._finish(kind, location, req, unit, service, lead, first)
+        at_window = role != 1  # not a desk's review
+        service[at_window] += self._per_visit(leg_kind[at_window])
+        service = service + self._travel(leg_kind) * first
+        return self._finish(kind, location, req, unit, service, lead, first, role)
 
     def _plan_kind(self, kind: RequestKind, rows: np.ndarray, location: np.ndarray,
                    segment: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -100,11 +104,18 @@ class Planner:
         solved_at = np.where(solvable.any(axis=1), solvable.argmax(axis=1), len(chain) - 1)
         visits = solved_at + 1
         req = np.repeat(rows, visits)
-        pos = _ragged_positions(visits)
+        pos = ragged_positions(visits)
         unit = self.structure.instance(chain[pos], location[req])
-        service = sample_durations(self.rng, np.full(len(req), kind.service.mean), kind.service.cv)
-        lead = np.where(pos == np.repeat(solved_at, visits), kind.lead_days[step], 0.0)
-        return req, np.full(len(req), step), pos, unit, service, lead
+        decides = pos == np.repeat(solved_at, visits)
+        review = np.zeros(len(req))
+        if kind.review_minutes is not None:
+            review[decides] = kind.review_minutes[step]
+        mean = np.full(len(req), kind.service.mean)
+        if not self._approval_work:  # the review is done at the counter, during the visit
+            mean, review = mean + review, np.zeros(len(req))
+        service = sample_durations(self.rng, mean, kind.service.cv)
+        lead = np.where(decides, kind.lead_days[step], 0.0)
+        return req, np.full(len(req), step), pos, unit, service, lead, review
 
     def _merge_same_unit(self, req: np.ndarray, unit: np.ndarray, service: np.ndarray,
                          lead: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -115,11 +126,9 @@ class Planner:
             return req, unit, service, lead
         starts = np.flatnonzero(~same)
         kind_of = self.structure.unit_kind[unit[starts]]
-        lead_sum = np.add.reduceat(lead, starts)
-        lead_max = np.maximum.reduceat(lead, starts)
-        overlapped = lead_max + (1.0 - self._overlap[kind_of]) * (lead_sum - lead_max)
-        return (req[starts], unit[starts], np.add.reduceat(service, starts),
-                np.where(self._joint[kind_of], overlapped, lead_sum))
+        waits = overlapped(np.add.reduceat(lead, starts), np.maximum.reduceat(lead, starts),
+                           self._joint[kind_of], self._overlap[kind_of])
+        return req[starts], unit[starts], np.add.reduceat(service, starts), waits
 
     def _per_visit(self, kind_of_leg: np.ndarray) -> np.ndarray:
         """Intake minutes per visit (after merging, so a merged visit pays once)."""
@@ -136,9 +145,12 @@ class Planner:
         return travel[kind_of_leg]
 
     def _finish(self, kind: np.ndarray, location: np.ndarray, req: np.ndarray, unit: np.ndarray,
-                service: np.ndarray, lead: np.ndarray, first: np.ndarray) -> Legs:
-        """Insert misrouted visits, then set hand-off delays and trips."""
-        bounce_before = self._misroutes(unit)
+                service: np.ndarray, lead: np.ndarray, first: np.ndarray, role: np.ndarray) -> Legs:
+        """Insert misrouted visits, then set hand-off delays and trips.
+
+        Only a visit to a new window can go to a wrong one and waits for a hand-off; a desk's
+        review and a corrected file handed in again at the same window do neither."""
+        bounce_before = self._misroutes(unit) & (role == VISIT)
         n_bounce = int(bounce_before.sum())
         if n_bounce:
             shift = np.cumsum(bounce_before)  # bounces inserted up to and including leg i
@@ -155,6 +167,7 @@ class Planner:
                                          1.0) if self.handoff["screening_minutes"] > 0 else np.zeros(n_bounce)
             service = _insert(service, new_index, b_index, screening, total)
             lead = _insert(lead, new_index, b_index, np.zeros(n_bounce), total)
+            role = _insert(role, new_index, b_index, np.full(n_bounce, VISIT, dtype=np.int8), total)
             bounce = _insert(np.zeros(len(new_index), dtype=bool), new_index, b_index,
                              np.ones(n_bounce, dtype=bool), total)
         else:
@@ -167,14 +180,15 @@ class Planner:
         dispatch_cv = self.handoff["dispatch_cv"]
         dispatch_cv = self.handoff["delay_cv"] if dispatch_cv is None else dispatch_cv
         handoff = np.zeros(len(unit))
-        later = ~first & (self.handoff["delay_hours"] > 0)
+        later = ~first & (role == VISIT) & (self.handoff["delay_hours"] > 0)
         delay = self.handoff["delay_hours"] * 60.0
         handoff[later] = sample_durations(self.rng, np.full(int(later.sum()), delay),
                                           self.handoff["delay_cv"])
         sent = first & dispatched & (dispatch > 0)
         handoff[sent] = sample_durations(self.rng, np.full(int(sent.sum()), dispatch * 60.0), dispatch_cv)
-        trip = in_person & (first | (not self.handoff["forward_without_trip"]))
-        return Legs(req, unit, service, lead, handoff, trip, bounce)
+        carried = not self.handoff["forward_without_trip"]
+        trip = in_person & (((role == VISIT) & (first | carried)) | ((role == RESUBMIT) & carried))
+        return Legs(req, unit, service, lead, handoff, trip, bounce, role)
 
     def _misroutes(self, unit: np.ndarray) -> np.ndarray:
         share = self.handoff["misroute_share"]

@@ -37,6 +37,7 @@ class UnitKind:
     leave_days: float = 0.0
     overtime_hours_per_day: float = 0.0
     duties: dict[str, dict[str, Any]] = field(default_factory=dict)
+    review_stages: int = 1
 
     @property
     def contract_hours_at_work(self) -> float:
@@ -74,7 +75,8 @@ class Structure:
                                   unit_leave(unit, levels),
                                   unit_overtime(unit, levels, scenario["calendars"][unit["calendar"]]
                                                 ["close_hour"]) if workday else 0.0,
-                                  unit_duties(unit, levels) if workday else {}))
+                                  unit_duties(unit, levels) if workday else {},
+                                  unit["review_stages"]))
             first += unit["count"]
         return cls(kinds, calendars, scenario["units"])
 

@@ -23,6 +23,12 @@ class Legs:
     handoff: np.ndarray  # calendar minutes between the previous leg (or creation) and arrival
     trip: np.ndarray  # requester travels for this leg
     bounce: np.ndarray  # a misrouted visit, sent back
+    role: np.ndarray | None = None  # int8: 0 a visit to a window, 1 a desk's review, 2 a
+    # corrected file handed in again (``sim.city.approvals``); the engine times all alike
+
+    def __post_init__(self) -> None:
+        if self.role is None:
+            self.role = np.zeros(len(self.unit), dtype=np.int8)
 
     def __len__(self) -> int:
         return len(self.unit)

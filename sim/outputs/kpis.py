@@ -33,6 +33,7 @@ class RunTables:
     leg_service: np.ndarray
     leg_trip: np.ndarray
     leg_bounce: np.ndarray
+    leg_role: np.ndarray  # 0 a visit to a window, 1 a desk's review, 2 a corrected file handed in
     leg_busy: np.ndarray  # server minutes spent on the leg inside the KPI window
     duty_busy: np.ndarray  # per unit: server minutes of duties worked inside the KPI window
     solved_unit: np.ndarray
@@ -58,7 +59,7 @@ def build_tables(model: Any) -> RunTables:
         leg_first=leg_first, leg_count=leg_count, leg_unit=legs.unit,
         leg_arrive=np.where(log.leg_arrive <= horizon, log.leg_arrive, np.nan),
         leg_start=log.leg_start, leg_service=legs.service, leg_trip=legs.trip,
-        leg_bounce=legs.bounce, leg_busy=_busy_minutes(model, log, legs.unit),
+        leg_bounce=legs.bounce, leg_role=legs.role, leg_busy=_busy_minutes(model, log, legs.unit),
         duty_busy=_duty_busy(model, *_window(model)),
         solved_unit=solved_unit, solved_level=model.structure.unit_level[solved_unit],
     )
@@ -115,7 +116,7 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         "bounces_by_level": _bounces_by_level(model, t, in_window),
         "units": {k.name: {"level": k.level, "count": k.count, "staff": k.staff}
                   for k in model.structure.kinds},
-        "handoffs_per_request": _mean(t.leg_count[done] - 1),
+        "handoffs_per_request": _mean(_per_request(t, t.leg_role == 0)[done] - 1),
         "bounces_per_request": _mean(np.add.reduceat(t.leg_bounce, t.leg_first)[done]
                                      if len(t.leg_first) else np.zeros(0)),
         "trips_per_request": _mean(np.add.reduceat(t.leg_trip, t.leg_first)[done]
@@ -143,11 +144,35 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         kpis["hours_at_work_per_week"] = _hours_at_work(model, lo, hi)
         kpis["overtime_hours_per_week"] = _per_head_week(model, _overtime_minutes(model, lo, hi), lo, hi)
         kpis["desk_backlog_hours"] = _desk_backlog(model)
+    if t.leg_role.any():
+        kpis["approval_by_kind"] = _approval_by_kind(model, t, done)
     resolved_in_window = int(((t.resolved >= lo) & (t.resolved <= hi)).sum())
     years = (hi - lo) / DAY / 365.0
     kpis["cost_per_resolved_request"] = (kpis["staff_cost"] * years / resolved_in_window
                                          if resolved_in_window else None)
     return kpis
+
+
+def _per_request(t: RunTables, values: np.ndarray) -> np.ndarray:
+    """Sum of a per-leg column over each request's legs."""
+    return np.add.reduceat(values.astype(float), t.leg_first) if len(t.leg_first) else np.zeros(0)
+
+
+def _approval_by_kind(model: Any, t: RunTables, done: np.ndarray) -> dict[str, dict[str, float | None]]:
+    """Where an approval's time and work went, per kind reviewed at desks (resolved in the
+    window): desk reviews and returned files per request, trips, the review's staff minutes and
+    the days its files queued for a desk's staff (the part that grows with workload)."""
+    review = t.leg_role == 1
+    queued = np.where(review, np.nan_to_num(t.leg_start - t.leg_arrive), 0.0) / DAY
+    columns = {"desk_reviews": review, "returned_files": t.leg_role == 2, "trips": t.leg_trip,
+               "review_staff_minutes": np.where(review, t.leg_service, 0.0), "desk_queue_days": queued}
+    sums = {name: _per_request(t, values) for name, values in columns.items()}
+    out = {}
+    for kind in model.kinds:
+        pick = done & (t.kind == kind.index)
+        if kind.review_minutes is not None:
+            out[kind.name] = {name: _mean(values[pick]) for name, values in sums.items()}
+    return out
 
 
 def _staff_handling(model: Any, categories: tuple[str, ...], steps_only: bool) -> int:

@@ -131,13 +131,14 @@ def _reforms(data: BatchData, scenario: str) -> str:
 
 def _validation(data: BatchData) -> str:
     frame = data.validation
-    rows = ["<table class='kpi'><tr><th>fact</th><th>check</th><th>reported</th><th>simulated (95 % CI)</th>"
-            "<th>tolerance</th><th>result</th></tr>"]
+    rows = ["<table class='kpi'><tr><th>fact</th><th>check</th><th>kind</th><th>reported</th>"
+            "<th>simulated (95 % CI)</th><th>tolerance</th><th>result</th></tr>"]
     for _, r in frame.iterrows():
         ci = "" if math.isnan(r["ci95_low"]) else f" [{r['ci95_low']:.4g}, {r['ci95_high']:.4g}]"
         result = "pass" if str(r["pass"]).lower() == "true" else "FAIL"
+        kind = html.escape(str(r.get("kind", "")))  # folders written before kinds have none
         rows.append(f"<tr><td>{html.escape(str(r['fact']))}</td><td>{html.escape(str(r['check']))}</td>"
-                    f"<td>{html.escape(str(r['reported']))}</td><td>{r['simulated_mean']:.4g}{ci}</td>"
+                    f"<td>{kind}</td><td>{html.escape(str(r['reported']))}</td><td>{r['simulated_mean']:.4g}{ci}</td>"
                     f"<td>{html.escape(str(r['tolerance']))}</td><td class='{result}'>{result}</td></tr>")
     return "\n".join(rows) + "</table>"
 

@@ -251,14 +251,16 @@ def _check_request(name: str, kind: dict[str, Any], scenario: dict[str, Any], pa
     if kind["function_shares"] is not None:
         if sum(kind["function_shares"].values()) <= 0:
             raise ScenarioError(path, f"{key}.function_shares", "weights must sum to more than 0")
-        if kind["lead_days"] is not None and len(kind["lead_days"]) != 1:
-            raise ScenarioError(path, f"{key}.lead_days", "a single-step matter takes one value")
+        for per_step in ("lead_days", "review_minutes"):
+            if kind[per_step] is not None and len(kind[per_step]) != 1:
+                raise ScenarioError(path, f"{key}.{per_step}", "a single-step matter takes one value")
     n_steps = len(kind["steps"]) if kind["steps"] is not None else 1
     if kind["lead_days"] is None:
         kind["lead_days"] = [0.0] * n_steps
-    elif len(kind["lead_days"]) != n_steps:
-        raise ScenarioError(path, f"{key}.lead_days",
-                            f"must have one value per step ({n_steps}), got {len(kind['lead_days'])}")
+    for per_step in ("lead_days", "review_minutes"):
+        if kind[per_step] is not None and len(kind[per_step]) != n_steps:
+            raise ScenarioError(path, f"{key}.{per_step}",
+                                f"must have one value per step ({n_steps}), got {len(kind[per_step])}")
     if not kind["authority"]:
         raise ScenarioError(path, f"{key}.authority", "must name at least one level: " + ", ".join(LEVELS))
     if kind["arrival_calendar"] not in scenario["calendars"]:

@@ -371,15 +371,18 @@ def modules(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
         "approving departments merged into one bureau under one seal, with joint review",
         staff=_int(26, help="bureau staff (M2: 56 -> 26)"),
         knowledge=_number(3.0, help="decision power"),
-        review_overlap=_number(0.5, maximum=1.0,
-                               help="share of sequential review time removed by joint review"),
+        review_overlap=_number(1.0, maximum=1.0,
+                               help="under joint review, the share of the shorter statutory waits run "
+                               "alongside the longest (1 = notices in parallel)"),
+        review_stages=_int(1, maximum=20, help="desks a file passes in the bureau (M2: one seal)"),
         functions=_functions("approval functions merged (default: every step of firm matters)"),
         unit_name=Field("str", "approval_bureau", help="name of the new unit kind"))
 def one_seal(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
     functions = p["functions"] or category_functions(s, ("firm",), steps_only=True)
     take_functions(s, functions, "department")
     new_unit(s, p["unit_name"], ctx, level="department", staff=p["staff"], knowledge=p["knowledge"],
-             functions=functions, joint_review=True, review_overlap=p["review_overlap"])
+             functions=functions, joint_review=True, review_overlap=p["review_overlap"],
+             review_stages=p["review_stages"])
     return s
 
 

@@ -255,8 +255,12 @@ UNIT = {
     "joint_review": Field("bool", False,
                           help="consecutive steps merged here share their review periods"),
     "review_overlap": Field("number", 1.0, minimum=0, maximum=1,
-                            help="under joint_review: 1 = reviews fully parallel (longest counts), "
-                            "0 = one after another"),
+                            help="under joint_review: 1 = statutory waits fully parallel (longest "
+                            "counts), 0 = one after another"),
+    "review_stages": Field("int", 1, minimum=1, maximum=20,
+                           help="desks (sections, seals) a file passes here, each reviewing its share "
+                           "of a step's review_minutes and signing it off (M2: 17 seals over 7 "
+                           "departments before reform, one after)"),
 }
 
 REQUEST = {
@@ -282,7 +286,18 @@ REQUEST = {
                        help="levels that may decide it, any order"),
     "steps": Field("list[str]", None, help="functions handled in sequence (multi-step matters)"),
     "lead_days": Field("list[number]", None, minimum=0, maximum=365,
-                       help="working days of review after each step (same length as steps)"),
+                       help="statutory waits: working days after each step's decision that take no "
+                       "staff time (public notice periods; same length as steps)"),
+    "review_minutes": Field("list[number]", None, minimum=0, maximum=MAX_MINUTES,
+                            help="back-office staff minutes of file review per step, done after the "
+                            "visit at the unit deciding it, shared over its review_stages (same "
+                            "length as steps; unset = the step is decided at the counter)"),
+    "correction_share": Field("number", 0.0, minimum=0, maximum=0.95,
+                              help="chance that a desk returns the file for corrections at each "
+                              "review (approval work only)"),
+    "correction_days": Field("number", 0.0, minimum=0, maximum=365,
+                             help="working days the requester takes to correct a returned file "
+                             "before handing it in again"),
     "function_shares": Field("map", None, values=Field("number", minimum=0, maximum=1e6),
                              help="single-step matter: function drawn with these weights"),
     "travel_minutes": Field("number", 0.0, minimum=0, maximum=1_440, help="staff travel before service"),
@@ -314,6 +329,10 @@ SCENARIO = {
                         help="queueing core: compiled (Numba) or the reference Python loop; same results"),
         "warmup_days": Field("int", 0, minimum=0, maximum=MAX_DAYS,
                              help="days excluded from KPIs (capped at run/4)"),
+        "approval_work": Field("bool", True,
+                               help="requests with review_minutes are reviewed at desks after the "
+                               "visit (queued staff work, desk waits, returned files); false = their "
+                               "review is done at the counter during the visit"),
         "working_day": Field("bool", True,
                              help="units' duties, overtime and [workday.LEVEL] profiles take effect; "
                              "false = requests only, every day the contract (as before the working day "
@@ -333,7 +352,13 @@ SCENARIO = {
         "screening_minutes": Field("number", 10.0, minimum=0, maximum=1_440,
                                    help="staff minutes a wrong unit spends before sending it back"),
         "forward_without_trip": Field("bool", False,
-                                      help="documents travel between units, not the requester"),
+                                      help="documents travel between units, not the requester "
+                                      "(also: corrected files are sent in, not brought)"),
+        "desk_days": Field("number", 0.0, minimum=0, maximum=30,
+                           help="working days a file waits in a desk's in-tray before its review "
+                           "(files move between desks in batches)"),
+        "max_corrections": Field("int", 2, minimum=0, maximum=10,
+                                 help="most times one desk returns the same file"),
     }),
     "functions": Field("map", None, values=Field("str"),
                        help="function name -> description: the functions that exist; when given, "
