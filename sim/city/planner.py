@@ -10,7 +10,8 @@ Rules, per step of a request (a multi-step matter has several, e.g. an investmen
     otherwise escalates to the next unit of the chain; the last decides whatever reaches it
     (a knowledge hierarchy: common problems are solved low, rare ones high);
   * consecutive steps that land on the same unit are one visit (one queue, one trip): this is
-    what one seal and modules buy; review periods then add up, or overlap under joint review;
+    what one seal and modules buy; a step with review work then goes through the unit's desks
+    (``sim.city.approvals``), one step after another, or all together under joint review;
   * each visit to a level with other unit kinds (the first visit too: a requester can also pick
     the wrong window) goes first to a wrong one with probability ``misroute_share``; that unit
     screens it and sends it back (a bounce).

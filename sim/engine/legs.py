@@ -19,7 +19,8 @@ class Legs:
     request: np.ndarray  # batch-local request index
     unit: np.ndarray
     service: np.ndarray  # staff minutes
-    lead_days: np.ndarray  # working days of review after service
+    lead_days: np.ndarray  # working days of waiting after service, no staff time (statutory waits,
+    # in-tray waits, the requester correcting a returned file)
     handoff: np.ndarray  # calendar minutes between the previous leg (or creation) and arrival
     trip: np.ndarray  # requester travels for this leg
     bounce: np.ndarray  # a misrouted visit, sent back
