@@ -103,7 +103,8 @@ def test_run_command_writes_the_promised_files(tmp_path: Path) -> None:
         assert column in table.column_names
     frame = table.to_pandas()
     assert frame["resolved_h"].isna().sum() == kpis["requests_open"]
-    assert (frame["visit_units"].map(len) == frame["handoffs"] + 1).all()
+    legs = frame["handoffs"] + 1 + frame["desk_reviews"] + frame["returned_files"]
+    assert (frame["visit_units"].map(len) == legs).all()
     done = frame.dropna(subset=["resolved_h"])
     assert np.all(done["resolved_h"] >= done["created_h"])
 

@@ -77,7 +77,9 @@ def request_table(tables: RunTables, kind_names: list[str], unit_names: list[str
             pa.array(t.solved_level.astype(np.int32), mask=open_), pa.array(list(LEVELS))),
         "solved_unit": pa.DictionaryArray.from_arrays(
             pa.array(t.solved_unit.astype(np.int32), mask=open_), pa.array(unit_names)),
-        "handoffs": pa.array((t.leg_count - 1).astype(np.int32)),
+        "handoffs": pa.array((per_request((t.leg_role == 0).astype(np.int32)) - 1).astype(np.int32)),
+        "desk_reviews": pa.array(per_request((t.leg_role == 1).astype(np.int32)).astype(np.int32)),
+        "returned_files": pa.array(per_request((t.leg_role == 2).astype(np.int32)).astype(np.int32)),
         "bounces": pa.array(per_request(t.leg_bounce.astype(np.int32)).astype(np.int32)),
         "trips": pa.array(per_request(t.leg_trip.astype(np.int32)).astype(np.int32)),
         "staff_minutes": pa.array(per_request(t.leg_service)),
