@@ -121,8 +121,9 @@ CHECKS = [
           _kpi("township", "approval_staff"), lambda x: x == 56, kind="input"),
     Check("M2", "longgang-2021: approval staff (configured)", "26", "exact",
           _kpi("longgang-2021", "approval_staff"), lambda x: x == 26, kind="input"),
-    Check("M4", "longgang-2021: enforcement on scene, median minutes (worst source)", "<= 45 min",
-          "median <= 45", _on_scene_median_minutes("longgang-2021"), lambda x: x <= 45),
+    Check("M4", "longgang-2021: enforcement on scene, median minutes (worst source; the configured "
+          "6-minute dispatch chain plus a constant 20-minute trip)", "<= 45 min",
+          "median <= 45", _on_scene_median_minutes("longgang-2021"), lambda x: x <= 45, kind="input"),
     Check("W1", "township: county leaders' hours at work a week (from W1's reception and research "
           "duties plus their requests; not fitted)", "47.56 h (55.08 for heads)", "45-56",
           _kpi("township", "hours_at_work_per_week", "by_unit", "leadership"), lambda x: 45 <= x <= 56),
