@@ -67,7 +67,8 @@ class Rows:
 
 
 class ApprovalDesks:
-    """Turns visits with review work into visit, desk and resubmission legs.
+    """Folds a request's consecutive rows at one unit into one visit, and adds desk and
+    resubmission legs after visits with review work (none without: then only the folding).
 
     Args:
         structure: the organisation (review practice and desks per unit kind).

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.city.approvals import RESUBMIT, VISIT, ApprovalDesks, Rows, overlapped, ragged_positions
+from sim.city.approvals import RESUBMIT, REVIEW, VISIT, ApprovalDesks, Rows, ragged_positions
 from sim.city.catalogue import RequestKind
 from sim.city.demand import kind_streams
 from sim.city.distributions import sample_durations
@@ -52,8 +52,6 @@ class Planner:
         self.rng = rng
         self._alternatives = [structure.alternatives(k) for k in range(len(structure.kinds))]
         self._kind_rng = kind_streams(rng, [k.name for k in kinds])  # difficulties, functions
-        self._joint = np.array([k.joint_review for k in structure.kinds])
-        self._overlap = np.array([k.review_overlap for k in structure.kinds])
         self._approval_work = approval_work
         self._desks = ApprovalDesks(structure, kinds, handoff, rng)
 
@@ -66,15 +64,12 @@ class Planner:
         req, step, pos, unit, service, lead, review = (np.concatenate(c) for c in zip(*parts, strict=True))
         order = np.lexsort((pos, step, req))
         req, unit, service, lead, review = req[order], unit[order], service[order], lead[order], review[order]
-        if review.any():
-            req, unit, service, lead, role = self._desks.legs(Rows(req, unit, service, lead, review), kind)
-        else:
-            req, unit, service, lead = self._merge_same_unit(req, unit, service, lead)
-            role = np.zeros(len(req), dtype=np.int8)
+        # visits (consecutive rows at one unit folded), with desk legs where steps have review work
+        req, unit, service, lead, role = self._desks.legs(Rows(req, unit, service, lead, review), kind)
         first = np.ones(len(req), dtype=bool)
         first[1:] = req[1:] != req[:-1]
         leg_kind = kind[req]
-        at_window = role != 1  # not a desk's review
+        at_window = role != REVIEW
         service[at_window] += self._per_visit(leg_kind[at_window])
         service = service + self._travel(leg_kind) * first
         return self._finish(kind, location, req, unit, service, lead, first, role)
@@ -117,19 +112,6 @@ class Planner:
         service = sample_durations(self.rng, mean, kind.service.cv)
         lead = np.where(decides, kind.lead_days[step], 0.0)
         return req, np.full(len(req), step), pos, unit, service, lead, review
-
-    def _merge_same_unit(self, req: np.ndarray, unit: np.ndarray, service: np.ndarray,
-                         lead: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Fold consecutive legs of one request at one unit into a single visit."""
-        same = np.zeros(len(req), dtype=bool)
-        same[1:] = (req[1:] == req[:-1]) & (unit[1:] == unit[:-1])
-        if not same.any():
-            return req, unit, service, lead
-        starts = np.flatnonzero(~same)
-        kind_of = self.structure.unit_kind[unit[starts]]
-        waits = overlapped(np.add.reduceat(lead, starts), np.maximum.reduceat(lead, starts),
-                           self._joint[kind_of], self._overlap[kind_of])
-        return req[starts], unit[starts], np.add.reduceat(service, starts), waits
 
     def _per_visit(self, kind_of_leg: np.ndarray) -> np.ndarray:
         """Intake minutes per visit (after merging, so a merged visit pays once)."""

@@ -117,12 +117,9 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         "units": {k.name: {"level": k.level, "count": k.count, "staff": k.staff}
                   for k in model.structure.kinds},
         "handoffs_per_request": _mean(_per_request(t, t.leg_role == 0)[done] - 1),
-        "bounces_per_request": _mean(np.add.reduceat(t.leg_bounce, t.leg_first)[done]
-                                     if len(t.leg_first) else np.zeros(0)),
-        "trips_per_request": _mean(np.add.reduceat(t.leg_trip, t.leg_first)[done]
-                                   if len(t.leg_first) else np.zeros(0)),
-        "staff_minutes_per_request": _mean(np.add.reduceat(t.leg_service, t.leg_first)[done]
-                                           if len(t.leg_first) else np.zeros(0)),
+        "bounces_per_request": _mean(_per_request(t, t.leg_bounce)[done]),
+        "trips_per_request": _mean(_per_request(t, t.leg_trip)[done]),
+        "staff_minutes_per_request": _mean(_per_request(t, t.leg_service)[done]),
         "staff_total": structure.staff_total(),
         "staff_government": structure.staff_total(exclude=("grid", "social")),
         "staff_by_level": structure.staff_by_level(),
