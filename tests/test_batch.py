@@ -38,10 +38,10 @@ def batch_inputs(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _run(scenario: Path, sweep: Path, out: Path, workers: int | None = None, scheduler: str | None = None,
-         reps: int = 2, days: int = 6) -> pd.DataFrame:
+         reps: int = 2) -> pd.DataFrame:
     points = load_sweep(sweep, 7).points
-    specs = plan_batch([str(scenario)], reps, points, seed=7, scale=None, days=days)
-    identity = batch_identity([str(scenario)], specs, points, reps, 7, None, days, str(sweep), True)
+    specs = plan_batch([str(scenario)], reps, points, seed=7, scale=None, days=6)
+    identity = batch_identity([str(scenario)], specs, points, reps, 7, None, 6, str(sweep), True)
     with executor_for(workers, scheduler) as executor:
         run_batch(specs, out, executor, identity, progress=False)
     return pd.read_parquet(out / "runs.parquet")
@@ -91,13 +91,14 @@ def test_seeds_do_not_depend_on_order_and_are_common_across_scenarios(batch_inpu
 
 def test_killed_batch_resumes_to_the_same_result(batch_inputs, tmp_path: Path) -> None:
     scenario, sweep = batch_inputs
-    # 24 runs of 60 days, so the batch cannot finish between the poll that sees two results and
-    # the signal (8 runs of 6 days, a few milliseconds each, did on fresh clones)
-    reference = _run(scenario, sweep, tmp_path / "reference", workers=1, reps=6, days=60)
+    reference = _run(scenario, sweep, tmp_path / "reference", workers=1)
     out = tmp_path / "killed"
-    cmd = [sys.executable, str(ROOT / "run.py"), "batch", str(scenario), "--sweep", str(sweep), "--reps", "6",
-           "--days", "60", "--seed", "7", "--workers", "1", "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [sys.executable, str(ROOT / "run.py"), "batch", str(scenario), "--sweep", str(sweep), "--reps", "2",
+           "--days", "6", "--seed", "7", "--workers", "1", "--out", str(out)]
+    # Ctrl-C reaches the batch however the tests were started: a shell's background job starts
+    # its children with SIGINT ignored, and Python then keeps it ignored
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / "runs").glob("*.json"))) < 2:
         time.sleep(0.05)
@@ -105,7 +106,7 @@ def test_killed_batch_resumes_to_the_same_result(batch_inputs, tmp_path: Path) -
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "Traceback" not in err
     finished = list((out / "runs").glob("*.json"))
-    assert 2 <= len(finished) < 24, "the batch was not interrupted part-way"
+    assert 2 <= len(finished) < 8, "the batch was not interrupted part-way"
     for path in finished:  # every completed result is intact and readable
         assert json.loads(path.read_text())["status"] == "ok"
     assert pd.read_parquet(out / "runs.parquet")["status"].eq("ok").all()
