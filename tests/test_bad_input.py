@@ -50,6 +50,9 @@ CASES = {
     "review_stages_zero": (TINY.replace('functions = ["certificate", "permit"]',
                                         'functions = ["certificate", "permit"]\nreview_stages = 0'),
                            ["units.section.review_stages", ">= 1"]),
+    "duty_travel_longer_than_visit": (TINY + '\n[units.section.duties.rounds]\nper = "firm"\n'
+                                      'count_per_year = 1.0\nminutes = 10.0\ntravel_minutes = 20.0\n',
+                                      ["units.section.duties.rounds.travel_minutes", "at most"]),
     "missing_required": (TINY.replace('category = "upper"\n', ""), ["requests.task.category", "required"]),
     "broken_toml": (TINY + "\n[units.grid\n", ["not valid TOML"]),
     "unknown_reform": (TINY + '\n[[reforms]]\nname = "teleport"\n', ["reforms[0].name", "unknown reform",

@@ -178,3 +178,21 @@ def test_a_segment_limited_module_leaves_other_clients_their_section() -> None:
                                                                            "department"))
     names = [Structure.from_scenario(s).kinds[k].name for k in chain]
     assert names[-1] == "civil_affairs_section"  # residents still reach the department section
+
+
+def test_one_team_merges_inspection_rounds_keeping_the_checks_and_travelling_once() -> None:
+    """M4: the nine departments' rounds become one; each firm is visited as often as the most
+    frequent round asked, every visit checks every domain (check minutes kept) and the team
+    travels once per visit."""
+    from sim.scenario.loading import load_scenario
+
+    township = load_scenario(SCENARIOS / "township.toml")
+    rounds = [u["duties"]["inspections"] for u in township["units"].values() if "inspections" in u["duties"]]
+    assert len(rounds) == 9
+    flat = load_scenario(SCENARIOS / "longgang-2021.toml")
+    team = flat["units"]["enforcement_team"]["duties"]["inspections"]
+    check = sum(d["count_per_year"] * (d["minutes"] - d["travel_minutes"]) for d in rounds)
+    assert team["count_per_year"] == max(d["count_per_year"] for d in rounds)
+    assert team["count_per_year"] * (team["minutes"] - team["travel_minutes"]) == pytest.approx(check)
+    travel_before = sum(d["count_per_year"] * d["travel_minutes"] for d in rounds)
+    assert team["count_per_year"] * team["travel_minutes"] < travel_before / 2

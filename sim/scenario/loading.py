@@ -201,6 +201,9 @@ def cross_check(scenario: dict[str, Any], path: str) -> None:
         if not unit["functions"]:
             raise ScenarioError(path, f"units.{name}.functions", "must name at least one function")
         _check_overtime(name, unit, scenario.get("workday", {}), calendars[unit["calendar"]], path)
+        _check_travel(f"units.{name}", unit.get("duties", {}), path)
+    for level, profile in scenario.get("workday", {}).items():
+        _check_travel(f"workday.{level}", profile.get("duties", {}), path)
     if not scenario["requests"]:
         raise ScenarioError(path, "requests", "must define at least one request kind")
     for name, kind in scenario["requests"].items():
@@ -228,6 +231,15 @@ def unit_leave(unit: dict[str, Any], workday: dict[str, Any]) -> float:
 def unit_duties(unit: dict[str, Any], workday: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """A unit kind's duties: its level's, with the unit's own added (same name: the unit's)."""
     return {**workday.get(unit["level"], {}).get("duties", {}), **unit.get("duties", {})}
+
+
+def _check_travel(key: str, duties: dict[str, Any], path: str) -> None:
+    """A duty's travel is part of its minutes."""
+    for name, duty in duties.items():
+        if duty["travel_minutes"] > duty["minutes"]:
+            raise ScenarioError(path, f"{key}.duties.{name}.travel_minutes",
+                                f"must be at most its minutes ({duty['minutes']:g}), the whole visit "
+                                f"(got {duty['travel_minutes']:g})")
 
 
 def _check_overtime(name: str, unit: dict[str, Any], workday: dict[str, Any], calendar: dict[str, Any],

@@ -398,12 +398,42 @@ def one_seal(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
 def one_team(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
     functions = p["functions"] or category_functions(s, ("enforcement",))
     check_calendar(s, p["calendar"], ctx)
-    take_functions(s, functions, "department")
+    before = {name: s["units"][name].get("duties", {}) for name in units_at(s, "department")}
+    merged = [before[name] for name in take_functions(s, functions, "department") if name not in s["units"]]
     new_unit(s, p["unit_name"], ctx, level="department", staff=p["staff"], knowledge=p["knowledge"],
-             functions=functions, calendar=p["calendar"])
+             functions=functions, calendar=p["calendar"], duties=merge_rounds(merged, ctx))
     s["handoff"]["dispatch_hours"] = p["dispatch_minutes"] / 60.0
     s["handoff"]["dispatch_cv"] = 0.0  # a fixed response chain
     return s
+
+
+def merge_rounds(duties: list[dict[str, dict[str, Any]]], ctx: Context) -> dict[str, dict[str, Any]]:
+    """The duties of the unit kinds one team absorbs (M4: rounds merged under one team).
+
+    Duties of one name (e.g. every department's ``inspections``) become one round: each firm is
+    visited as often as the most frequent of them asked (``count_per_year`` = the largest) and
+    each visit checks every domain, so the check work is kept (sum of count x (minutes - travel))
+    and the travel is paid once per visit (the longest). Assumed: a merged team plans one visit
+    per firm for all its domains. A duty of a name only one unit had is kept as it was."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for table in duties:
+        for name, duty in table.items():
+            by_name.setdefault(name, []).append(duty)
+    out = {}
+    for name, group in by_name.items():
+        if len(group) == 1:
+            out[name] = dict(group[0])
+            continue
+        if len({(d["per"], d["mode"]) for d in group}) > 1:
+            raise ctx.error("functions", f"the merged units' '{name}' duties differ in 'per' or 'mode'; "
+                            "give them the same, or different names")
+        count = max(d["count_per_year"] for d in group)
+        travel = max(d["travel_minutes"] for d in group)
+        check = sum(d["count_per_year"] * (d["minutes"] - d["travel_minutes"]) for d in group)
+        out[name] = {**group[0], "count_per_year": count, "travel_minutes": travel,
+                     "minutes": travel + (check / count if count else 0.0),
+                     "months": sorted({m for d in group for m in d["months"]})}
+    return out
 
 
 @reform("platform", "M6",

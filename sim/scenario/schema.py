@@ -203,6 +203,9 @@ DUTY = {
                             help="items a year per driver (documents, meetings, inspections)"),
     "minutes": Field("number", REQUIRED, minimum=0, exclusive_minimum=True, maximum=MAX_MINUTES,
                      help="staff minutes per item"),
+    "travel_minutes": Field("number", 0.0, minimum=0, maximum=MAX_MINUTES,
+                            help="of minutes, the part spent travelling to the place (a field visit); "
+                            "rounds merged under one team travel once (one_team)"),
     "mode": Field("str", "desk", choices=DUTY_MODES,
                   help="desk: done in idle time, visitors first (documents, reports); away: staff are "
                   "away for it at the day's start (meetings, reception, field visits)"),
