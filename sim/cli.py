@@ -171,6 +171,23 @@ def build_parser() -> argparse.ArgumentParser:
                        "and social ones)")
     staff.add_argument("--max-runs", type=int, default=5_000,
                        help="simulations allowed in all (default 5,000)")
+    place = sub.add_parser("place", help="choose sites for a unit kind's offices on the map",
+                           description="Choose where COUNT offices (or a one-unit team's stations) of a unit "
+                           "kind stand, among the centres of one level's areas: p-median (least mean "
+                           "travel) or maximal covering (most residents within --radius minutes), solved "
+                           "exactly with scipy.optimize.milp. Writes sites.csv, catchments.csv, "
+                           "placement.json and placed.toml (the scenario using the sites) into --out.")
+    place.add_argument("scenario", help="scenario TOML file (put on the map if it is on the line)")
+    place.add_argument("--unit", required=True, help="unit kind to place")
+    place.add_argument("--count", type=int, required=True, help="number of sites")
+    place.add_argument("--objective", choices=("time", "coverage"), default="time",
+                       help="time: least mean travel (p-median); coverage: most within --radius")
+    place.add_argument("--radius", type=float, help="coverage radius in minutes (default: the "
+                       "scenario's geography.circle_minutes)")
+    place.add_argument("--candidates", default="community", help="level whose area centres are the "
+                       "candidate sites (default community)")
+    place.add_argument("--out", help="output folder (default results/place/<scenario>-<unit>)")
+    place.add_argument("--write-scenario", help="scenario file to write (default OUT/placed.toml)")
     return parser
 
 
@@ -180,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         _check_flags(args)
         commands = {"run": _run, "compare": _compare, "validate": _validate, "attribute": _attribute,
                     "batch": _batch, "sensitivity": _sensitivity, "plot": _plot,
-                    "show": _show, "staff": _staff}
+                    "show": _show, "staff": _staff, "place": _place}
         return commands[args.command](args)
     except ScenarioError as exc:
         sys.stderr.write(exc.one_line() + "\n")
@@ -574,6 +591,38 @@ def _staff(args: argparse.Namespace) -> int:
     print(f"\n{result.runs} simulations, {len(result.seeds)} replications each, status {result.status}; "
           f"wrote {', '.join(str(p) for p in written)}")
     return 0 if result.status == "met" else 1
+
+
+def _place(args: argparse.Namespace) -> int:
+    from sim.experiments.placement_run import place, write_placement
+    from sim.outputs.files import safe_slug
+    from sim.report.tables import render_table
+    from sim.scenario.loading import load_scenario
+
+    if args.radius is not None and not (0 < args.radius <= 600):
+        raise ScenarioError("command line", "--radius", f"must be minutes > 0 and <= 600 (got {args.radius})")
+    config = load_scenario(args.scenario, {"geography.model": "map"})
+    out = _check_out(args.out or f"results/place/{safe_slug(config['name'])}-{safe_slug(args.unit)}")
+    result = place(config, args.unit, args.count, args.objective, args.candidates, args.radius)
+    summary = result.summary()
+    site_of = result.placement.assignment
+    rows = [(str(i), [f"{x:.2f}", f"{y:.2f}", f"{result.demand_weight[site_of == i].sum():,.0f}",
+                      f"{result.minutes_new[site_of == i].mean():.1f}"])
+            for i, (x, y) in enumerate(result.site_xy)]
+    print(render_table(["site", "x km", "y km", "served", "mean minutes"], rows))
+    print(f"\n{args.unit}: {summary['count']} sites ({args.objective}, {result.mode} travel): mean "
+          f"{summary['mean_minutes_now']:.1f} -> {summary['mean_minutes_new']:.1f} min; within "
+          f"{summary['circle_minutes']:g} min {summary['share_within_circle_now']:.1%} -> "
+          f"{summary['share_within_circle_new']:.1%} (now: the offices where they stand)")
+    scenario_file = Path(args.write_scenario) if args.write_scenario else out / "placed.toml"
+    if scenario_file.parent and not scenario_file.parent.is_dir():
+        raise ScenarioError(str(scenario_file), "--write-scenario", "its folder does not exist")
+    try:
+        written = write_placement(result, out, args.scenario, scenario_file, config["name"])
+    except OSError as exc:
+        raise ScenarioError(str(out), "--out", f"cannot write the results ({exc.strerror or exc})") from None
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    return 0
 
 
 def _two(now: float, required: float, fmt: str) -> str:

@@ -6,8 +6,9 @@ input checks and the holiday calendars). The presets now have a working day (dut
 leave: ``[workday.LEVEL]`` in common/city.toml); ``simulation.working_day = false`` switches it
 off, and these runs do. Approvals became desk work (``sim.city.approvals``) with new preset values;
 ``simulation.approval_work = false`` puts the review back at the counter, and ``BEFORE_APPROVALS``
-restores the values the presets had before. A change that is meant to move results must say so in
-its commit and update them; one that is not meant to, must leave them alone.
+restores the values the presets had before. The presets are on a map (``sim.city.geo``);
+``geography.model = "line"`` puts every agent back on the line. A change that is meant to move
+results must say so in its commit and update them; one that is not meant to, must leave them alone.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ BEFORE_APPROVALS = {  # preset values before approvals were desk work: (service,
 
 def old_values(name: str) -> dict[str, object]:
     """Overrides that switch the working day and approval work off and restore older values."""
-    out: dict[str, object] = {"simulation.working_day": False, "simulation.approval_work": False}
+    out: dict[str, object] = {"simulation.working_day": False, "simulation.approval_work": False,
+                              "geography.model": "line"}
     for kind, (service, lead) in BEFORE_APPROVALS.items():
         out[f"requests.{kind}.service_minutes"] = service
         out[f"requests.{kind}.lead_days"] = lead

@@ -24,14 +24,16 @@ from sim.scenario.schema import SEGMENTS
 class Population:
     """Columnar attributes of the sampled agents, by origin group, and the real sizes."""
 
-    location: dict[str, np.ndarray]
+    location: dict[str, np.ndarray]  # line: a point of [0, 1); map: the leaf area (int)
     real_size: dict[str, float]
     above_scale: np.ndarray  # per firm agent
     real_above_scale_share: float
+    xy: dict[str, np.ndarray] | None = None  # map: points (n, 2) in km
 
     @classmethod
     def build(cls, scenario: dict[str, Any], structure: Structure, scale: float,
               rng: np.random.Generator) -> Population:
+        """Agents' attributes: on the line as before; on a map (``structure.city_map``) at points."""
         pop = scenario["population"]
         n_res = max(1, round(pop["residents"] * scale))
         n_firm = round(pop["firms"] * scale)
@@ -42,8 +44,10 @@ class Population:
             # at least one above-scale and one small firm agent, so both segments can make requests
             n_above = min(max(1, round(n_firm * pop["above_scale_share"])), max(n_firm - 1, 1))
             above[rng.choice(n_firm, n_above, replace=False)] = True
-        workers = _grid_worker_locations(structure)
         n_upper = pop["upper_divisions"]
+        if structure.city_map is not None:
+            return cls._on_map(structure, n_res, n_firm, n_upper, pop, above, rng)
+        workers = _grid_worker_locations(structure)
         return cls(
             location={"resident": rng.random(n_res), "firm": rng.random(n_firm),
                       "grid_worker": workers, "upper_division": rng.random(n_upper)},
@@ -51,6 +55,51 @@ class Population:
                        "grid_worker": len(workers), "upper_division": n_upper},
             above_scale=above, real_above_scale_share=pop["above_scale_share"],
         )
+
+
+    @classmethod
+    def _on_map(cls, structure: Structure, n_res: int, n_firm: int, n_upper: int, pop: dict[str, Any],
+                above: np.ndarray, rng: np.random.Generator) -> Population:
+        """Residents and firms at points of the map; grid workers at their grid's office; upper
+        divisions at residents' points (their requests go to city-level units anyway)."""
+        city = structure.city_map
+        xy, leaf = {}, {}
+        for group, n in (("resident", n_res), ("firm", n_firm), ("upper_division", n_upper)):
+            xy[group], leaf[group] = city.place("firm" if group == "firm" else "resident", n, rng)
+        worker_xy, worker_leaf = [], []
+        for kind in structure.kinds:
+            if kind.level == "grid":
+                office = city.offices[kind.name]
+                home = city.locate(office)  # the leaf under each grid's office (the office is inside it)
+                inside = city.catchment[kind.name][home] == np.arange(kind.count)
+                any_leaf = np.array([np.flatnonzero(city.catchment[kind.name] == i)[0]
+                                     for i in range(kind.count)]) if not inside.all() else home
+                home = np.where(inside, home, any_leaf)
+                worker_xy.append(np.repeat(office, kind.staff, axis=0))
+                worker_leaf.append(np.repeat(home, kind.staff))
+        xy["grid_worker"] = np.vstack(worker_xy) if worker_xy else np.zeros((0, 2))
+        leaf["grid_worker"] = np.concatenate(worker_leaf) if worker_leaf else np.zeros(0, dtype=np.int64)
+        return cls(location=leaf,
+                   real_size={"resident": pop["residents"], "firm": pop["firms"],
+                              "grid_worker": len(leaf["grid_worker"]), "upper_division": n_upper},
+                   above_scale=above, real_above_scale_share=pop["above_scale_share"], xy=xy)
+
+
+def request_points(population: Population, origins: list[str], kind: np.ndarray,
+                   agent: np.ndarray) -> np.ndarray | None:
+    """Map points (n, 2) of the agents who made requests (None on the line).
+
+    Args:
+        origins: origin group of each request kind, by kind index."""
+    if population.xy is None:
+        return None
+    out = np.zeros((len(kind), 2))
+    origin = np.array(origins)[kind] if len(kind) else np.zeros(0, dtype=str)
+    for group in set(origins):
+        pick = origin == group
+        if pick.any():
+            out[pick] = population.xy[group][agent[pick]]
+    return out
 
 
 def _grid_worker_locations(structure: Structure) -> np.ndarray:

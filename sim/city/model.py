@@ -9,7 +9,7 @@ import numpy as np
 
 from sim.city.agents import Firm, GovernmentUnit, GridWorker, Resident, UpperDivision
 from sim.city.catalogue import compile_catalogue
-from sim.city.demand import Demand, NewRequests, Population
+from sim.city.demand import Demand, NewRequests, Population, request_points
 from sim.city.duties import DutyPlan
 from sim.city.planner import Planner
 from sim.city.structure import Structure
@@ -41,6 +41,7 @@ class GovernanceModel(mesa.Model):
         population_rng, demand_rng, routing_rng = self.rng.spawn(3)
         self.structure = Structure.from_scenario(scenario)
         self.kinds = compile_catalogue(scenario)
+        self._origins = [k.origin for k in self.kinds]
         self.population = Population.build(scenario, self.structure, self.scale, population_rng)
         self._create_agents()
         self.demand = Demand(self.kinds, self.population, self.structure.calendars, demand_rng)
@@ -92,7 +93,8 @@ class GovernanceModel(mesa.Model):
 
     def _plan(self, first_day: int, end_day: int) -> None:
         new = self.demand.days(first_day, end_day)
-        legs = self.planner.plan(new.kind, new.location, new.segment)
+        legs = self.planner.plan(new.kind, new.location, new.segment,
+                                 request_points(self.population, self._origins, new.kind, new.origin_agent))
         offset = self.engine.n_requests
         self.engine.add(new.created, legs)
         if self.duties:
@@ -122,10 +124,10 @@ class GovernanceModel(mesa.Model):
     def legs(self) -> Legs:
         """All legs so far, columnar, with run-wide request indices."""
         return Legs(*(np.concatenate(c) for c in zip(
-            *[(g.request, g.unit, g.service, g.lead_days, g.handoff, g.trip, g.bounce, g.role)
+            *[(g.request, g.unit, g.service, g.lead_days, g.handoff, g.trip, g.bounce, g.role, g.travel)
               for g in self._legs], strict=True)))
 
 
 def _shift(legs: Legs, offset: int) -> Legs:
     return Legs(legs.request + offset, legs.unit, legs.service, legs.lead_days, legs.handoff,
-                legs.trip, legs.bounce, legs.role)
+                legs.trip, legs.bounce, legs.role, legs.travel)

@@ -55,8 +55,10 @@ class Planner:
         self._approval_work = approval_work
         self._desks = ApprovalDesks(structure, kinds, handoff, rng)
 
-    def plan(self, kind: np.ndarray, location: np.ndarray, segment: np.ndarray) -> Legs:
-        """Legs for requests given by kind index, location in [0, 1) and segment code."""
+    def plan(self, kind: np.ndarray, location: np.ndarray, segment: np.ndarray,
+             xy: np.ndarray | None = None) -> Legs:
+        """Legs for requests given by kind index, location (a point of [0, 1) on the line, a
+        leaf area on the map), segment code and, on the map, the requester's point (km)."""
         parts = [self._plan_kind(k, np.flatnonzero(kind == k.index), location, segment)
                  for k in self.kinds if np.any(kind == k.index)]
         if not parts:
@@ -71,8 +73,9 @@ class Planner:
         leg_kind = kind[req]
         at_window = role != REVIEW
         service[at_window] += self._per_visit(leg_kind[at_window])
-        service = service + self._travel(leg_kind) * first
-        return self._finish(kind, location, req, unit, service, lead, first, role)
+        travel = self._travel(leg_kind, unit, xy, req) * first
+        service = service + travel
+        return self._finish(kind, location, req, unit, service, lead, first, role, travel)
 
     def _plan_kind(self, kind: RequestKind, rows: np.ndarray, location: np.ndarray,
                    segment: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -123,12 +126,27 @@ class Planner:
             out[pick] = sample_durations(self.rng, visit[pick], float(value))
         return out
 
-    def _travel(self, kind_of_leg: np.ndarray) -> np.ndarray:
-        travel = np.array([k.travel_minutes for k in self.kinds])
-        return travel[kind_of_leg]
+    def _travel(self, kind_of_leg: np.ndarray, unit: np.ndarray, xy: np.ndarray | None,
+                req: np.ndarray) -> np.ndarray:
+        """A field team's one-way minutes to the place, for kinds with ``travel_minutes``: that
+        constant on the line; on the map, from the unit's office (a pooled team: its nearest
+        station) to the requester's point at the team's speed."""
+        typed = np.array([k.travel_minutes for k in self.kinds])[kind_of_leg]
+        city = self.structure.city_map
+        if city is None or xy is None or not (typed > 0).any():
+            return typed
+        out = np.zeros(len(unit))
+        field = np.flatnonzero(typed > 0)
+        unit_kind = self.structure.unit_kind[unit[field]]
+        for k in np.unique(unit_kind):
+            pick = field[unit_kind == k]
+            kind = self.structure.kinds[k]
+            out[pick] = city.minutes_to_office(kind.name, unit[pick] - kind.first, xy[req[pick]], "team")
+        return out
 
     def _finish(self, kind: np.ndarray, location: np.ndarray, req: np.ndarray, unit: np.ndarray,
-                service: np.ndarray, lead: np.ndarray, first: np.ndarray, role: np.ndarray) -> Legs:
+                service: np.ndarray, lead: np.ndarray, first: np.ndarray, role: np.ndarray,
+                travel: np.ndarray) -> Legs:
         """Insert misrouted visits, then set hand-off delays and trips.
 
         Only a visit to a new window can go to a wrong one and waits for a hand-off; a desk's
@@ -151,6 +169,7 @@ class Planner:
             service = _insert(service, new_index, b_index, screening, total)
             lead = _insert(lead, new_index, b_index, np.zeros(n_bounce), total)
             role = _insert(role, new_index, b_index, np.full(n_bounce, VISIT, dtype=np.int8), total)
+            travel = _insert(travel, new_index, b_index, np.zeros(n_bounce), total)
             bounce = _insert(np.zeros(len(new_index), dtype=bool), new_index, b_index,
                              np.ones(n_bounce, dtype=bool), total)
         else:
@@ -171,7 +190,7 @@ class Planner:
         handoff[sent] = sample_durations(self.rng, np.full(int(sent.sum()), dispatch * 60.0), dispatch_cv)
         carried = not self.handoff["forward_without_trip"]
         trip = in_person & (((role == VISIT) & (first | carried)) | ((role == RESUBMIT) & carried))
-        return Legs(req, unit, service, lead, handoff, trip, bounce, role)
+        return Legs(req, unit, service, lead, handoff, trip, bounce, role, travel)
 
     def _misroutes(self, unit: np.ndarray) -> np.ndarray:
         share = self.handoff["misroute_share"]

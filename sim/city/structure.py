@@ -1,9 +1,10 @@
 """The organisation built from a validated scenario: unit kinds, unit instances, routing chains.
 
-Geography is one coordinate in [0, 1) per agent (its place along the city). A unit kind with
-``count`` units splits that line into ``count`` equal stretches, so grids nest in communities,
-communities in townships, and a joint station serves the communities around it, without a
-separate parent table. (Assumed: equal populations per unit of one kind.)
+Where agents are decides which unit instance serves them. On the line (``[geography] model =
+"line"``) geography is one coordinate in [0, 1) per agent: a unit kind with ``count`` units
+splits the line into ``count`` equal stretches (equal populations per unit of one kind). On the
+map (``model = "map"``, ``sim.city.geo``) an agent's place is its leaf area, and each kind's
+catchments are areas of the map's tree (or the nearest of its ``sites``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Structure:
     calendars: dict[str, WeeklyCalendar]
     unit_config: dict[str, dict[str, Any]]
     _chains: dict[tuple[str, str, tuple[str, ...]], list[int]] = field(default_factory=dict)
+    city_map: Any = None  # sim.city.geo.CityMap, or None on the line
 
     @classmethod
     def from_scenario(cls, scenario: dict[str, Any]) -> Structure:
@@ -78,7 +80,25 @@ class Structure:
                                   unit_duties(unit, levels) if workday else {},
                                   unit["review_stages"]))
             first += unit["count"]
-        return cls(kinds, calendars, scenario["units"])
+        structure = cls(kinds, calendars, scenario["units"])
+        if scenario["geography"]["model"] == "map":
+            from sim.city.geo import city_map_for  # shapely only with a map
+
+            structure.city_map = city_map_for(scenario)
+        return structure
+
+    @cached_property
+    def unit_of_leaf(self) -> np.ndarray:
+        """Map: the unit instance of each kind serving each leaf area, (kinds, leaves)."""
+        city = self.city_map
+        return np.vstack([k.first + city.catchment[k.name] for k in self.kinds])
+
+    @cached_property
+    def unit_office(self) -> np.ndarray:
+        """Map: office point (km) of every unit instance (a pooled team: its first station)."""
+        city = self.city_map
+        return np.vstack([city.offices[k.name][:k.count] if len(city.offices[k.name]) >= k.count
+                          else np.repeat(city.offices[k.name][:1], k.count, axis=0) for k in self.kinds])
 
     @cached_property
     def n_units(self) -> int:
@@ -200,7 +220,10 @@ class Structure:
         return self._chains[key]
 
     def instance(self, kind_index: np.ndarray, location: np.ndarray) -> np.ndarray:
-        """Unit instance of each kind serving each location in [0, 1)."""
+        """Unit instance of each kind serving each location: a point of [0, 1) on the line, a
+        leaf area on the map."""
+        if self.city_map is not None:
+            return self.unit_of_leaf[kind_index, location.astype(np.int64)]
         count = self.kind_count[kind_index]
         return self.kind_first[kind_index] + np.minimum((location * count).astype(np.int64), count - 1)
 

@@ -26,10 +26,14 @@ class Legs:
     bounce: np.ndarray  # a misrouted visit, sent back
     role: np.ndarray | None = None  # int8: 0 a visit to a window, 1 a desk's review, 2 a
     # corrected file handed in again (``sim.city.approvals``); the engine times all alike
+    travel: np.ndarray | None = None  # minutes of ``service`` a field team spends reaching the
+    # place (one way), so on-scene time can be told from service; zeros when none
 
     def __post_init__(self) -> None:
         if self.role is None:
             self.role = np.zeros(len(self.unit), dtype=np.int8)
+        if self.travel is None:
+            self.travel = np.zeros(len(self.unit))
 
     def __len__(self) -> int:
         return len(self.unit)

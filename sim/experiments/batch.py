@@ -69,6 +69,10 @@ def execute_run(spec: RunSpec) -> dict[str, Any]:
         result = run_scenario(spec.scenario, seed=spec.seed, scale=spec.scale, days=spec.days,
                               overrides={**spec.overrides, **spec.params})
         record = {"status": "ok", "error": None, "kpis": result.kpis}
+        if spec.rep == 0 and spec.point == 0 and result.model.structure.city_map is not None:
+            from sim.outputs.map_shapes import map_shapes
+
+            record["map"] = map_shapes(result.model)  # drawn by the report (one copy per scenario)
         if spec.keep_requests:
             import pyarrow as pa
 

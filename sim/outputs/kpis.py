@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from sim.engine.calendars import DAY
+from sim.outputs.map_kpis import map_kpis
 from sim.scenario.schema import CATEGORIES, LEVELS
 
 REPORTED_LEVELS = ("grid", "community", "township", "district", "department", "leadership", "social")
@@ -33,6 +34,7 @@ class RunTables:
     leg_service: np.ndarray
     leg_trip: np.ndarray
     leg_bounce: np.ndarray
+    leg_travel: np.ndarray  # minutes of the leg's service a field team spends reaching the place
     leg_role: np.ndarray  # 0 a visit to a window, 1 a desk's review, 2 a corrected file handed in
     leg_busy: np.ndarray  # server minutes spent on the leg inside the KPI window
     duty_busy: np.ndarray  # per unit: server minutes of duties worked inside the KPI window
@@ -59,7 +61,8 @@ def build_tables(model: Any) -> RunTables:
         leg_first=leg_first, leg_count=leg_count, leg_unit=legs.unit,
         leg_arrive=np.where(log.leg_arrive <= horizon, log.leg_arrive, np.nan),
         leg_start=log.leg_start, leg_service=legs.service, leg_trip=legs.trip,
-        leg_bounce=legs.bounce, leg_role=legs.role, leg_busy=_busy_minutes(model, log, legs.unit),
+        leg_bounce=legs.bounce, leg_travel=legs.travel, leg_role=legs.role,
+        leg_busy=_busy_minutes(model, log, legs.unit),
         duty_busy=_duty_busy(model, *_window(model)),
         solved_unit=solved_unit, solved_level=model.structure.unit_level[solved_unit],
     )
@@ -143,6 +146,9 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         kpis["desk_backlog_hours"] = _desk_backlog(model)
     if t.leg_role.any():
         kpis["approval_by_kind"] = _approval_by_kind(model, t, done)
+    if structure.city_map is not None:
+        capacity = _open_minutes(model, lo, hi) * structure.unit_servers
+        kpis["geography"] = map_kpis(model, t, lo, hi, _busy_by_unit(model, t), capacity, _first_real_leg(t))
     resolved_in_window = int(((t.resolved >= lo) & (t.resolved <= hi)).sum())
     years = (hi - lo) / DAY / 365.0
     kpis["cost_per_resolved_request"] = (kpis["staff_cost"] * years / resolved_in_window
@@ -405,13 +411,14 @@ def _sla(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, dict[str, 
     """Per request kind with an SLA: share of requests whose outcome is known that met it."""
     out: dict[str, dict[str, float | None]] = {}
     on_scene = _primary_start(t) if any(k.sla_measure == "on_scene" for k in model.kinds) else None
+    first_real = _first_real_leg(t)
     for kind in model.kinds:
         if kind.sla_hours is None:
             continue
         target = kind.sla_hours * 60.0
         pick = (t.kind == kind.index) & (t.created >= lo) & (t.created + target <= hi)
         if kind.sla_measure == "on_scene":
-            measure = on_scene[pick] + kind.travel_minutes - t.created[pick]
+            measure = on_scene[pick] + t.leg_travel[first_real[pick]] - t.created[pick]
         else:
             measure = t.resolved[pick] - t.created[pick]
         met = np.nan_to_num(measure, nan=np.inf) <= target

@@ -28,6 +28,7 @@ class BatchData:
     sensitivity: pd.DataFrame | None
     validation: pd.DataFrame | None
     skipped: list[str] = field(default_factory=list)  # what could not be read, one line each
+    maps: dict[str, dict[str, Any]] = field(default_factory=dict)  # scenario -> map shapes (on a map)
 
     @classmethod
     def load(cls, folder: str | Path) -> BatchData:
@@ -39,6 +40,7 @@ class BatchData:
         runs = _read_runs(root / "runs.parquet")
         skipped: list[str] = []
         kpis: dict[str, list[dict[str, Any]]] = {}
+        maps: dict[str, dict[str, Any]] = {}
         keep = []
         for index, (run_id, scenario) in enumerate(zip(runs["run_id"], runs["scenario"], strict=True)):
             record, problem = _read_run(root / "runs" / f"{run_id}.json")
@@ -46,6 +48,8 @@ class BatchData:
                 skipped.append(f"skipped runs/{run_id}.json: {problem}")
                 continue
             kpis.setdefault(scenario, []).append(record["kpis"])
+            if isinstance(record.get("map"), dict):
+                maps.setdefault(scenario, record["map"])
             keep.append(index)
         runs = runs.iloc[keep].reset_index(drop=True)
         if runs.empty:
@@ -62,7 +66,7 @@ class BatchData:
                    _find_csv(root, {"reform", "metric", "shapley"}, skipped),
                    _find_csv(root, {"output", "parameter", "first_order", "total_order"}, skipped),
                    _numeric(_find_csv(root, {"fact", "check", "simulated_mean"}, skipped),
-                            ("simulated_mean", "ci95_low", "ci95_high"), skipped), skipped)
+                            ("simulated_mean", "ci95_low", "ci95_high"), skipped), skipped, maps)
 
     def main_runs(self, scenario: str) -> list[dict[str, Any]]:
         """KPI dicts of the scenario's first sweep point (its replications)."""

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from sim.outputs.stats import mean_ci
 from sim.report.figure_data import BatchData, mean_sla, overall_mean_hours
+from sim.report.map_figures import map_choropleths, map_organisation
 from sim.scenario.schema import LEVELS
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies
@@ -319,7 +320,13 @@ FIGURES: dict[str, tuple[Callable[[BatchData], Figure], str]] = {
     "sensitivity": (sensitivity, "Which uncertain parameters drive the indicators (Sobol indices)."),
     "organisation_map": (organisation_map, "The organisation of each scenario; box width grows with "
                          "staff, colour shows how busy the unit kind is."),
+    "map_choropleths": (map_choropleths, "Per community: residents' time per in-person request (travel, "
+                        "waiting, service), their requests' resolution time, and how busy the service "
+                        "centre serving the community is."),
+    "map_organisation": (map_organisation, "Each organisation on the map: grids, communities, the "
+                         "catchments of the units that group communities, and the offices or stations."),
 }
+MAP_FIGURES = ("map_choropleths", "map_organisation")  # drawn only for batches with a scenario on a map
 
 
 def render_all(data: BatchData, out: str | Path) -> dict[str, Path]:
@@ -329,6 +336,8 @@ def render_all(data: BatchData, out: str | Path) -> dict[str, Path]:
     paths = {}
     with plt.rc_context(STYLE):
         for name, (function, _) in FIGURES.items():
+            if name in MAP_FIGURES and not data.maps:
+                continue
             fig = function(data)
             for ext in ("png", "svg"):
                 fig.savefig(out / f"{name}.{ext}", metadata=_metadata(ext))

@@ -67,6 +67,7 @@ def read_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if resolved in _seen:
         raise ScenarioError(str(path), "extends", "circular extends chain")
     data = read_toml(path)
+    _anchor_geography_file(data, path)
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -80,6 +81,15 @@ def read_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if isinstance(base.get("reforms"), list) and isinstance(data.get("reforms"), list):
         merged["reforms"] = base["reforms"] + data["reforms"]  # reforms accumulate along extends
     return merged
+
+
+def _anchor_geography_file(data: dict[str, Any], path: Path) -> None:
+    """A relative ``geography.file`` is relative to the file naming it: made absolute here, so a
+    scenario extending this one from elsewhere (``run.py place`` writes such) still finds it."""
+    geo = data.get("geography")
+    if isinstance(geo, dict) and isinstance(geo.get("file"), str) and geo["file"] \
+            and not Path(geo["file"]).is_absolute():
+        geo["file"] = str((path.parent / geo["file"]).resolve())
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -202,6 +212,7 @@ def cross_check(scenario: dict[str, Any], path: str) -> None:
             raise ScenarioError(path, f"units.{name}.functions", "must name at least one function")
         _check_overtime(name, unit, scenario.get("workday", {}), calendars[unit["calendar"]], path)
         _check_travel(f"units.{name}", unit.get("duties", {}), path)
+    _check_geography(scenario, path)
     for level, profile in scenario.get("workday", {}).items():
         _check_travel(f"workday.{level}", profile.get("duties", {}), path)
     if not scenario["requests"]:
@@ -209,6 +220,50 @@ def cross_check(scenario: dict[str, Any], path: str) -> None:
     for name, kind in scenario["requests"].items():
         _check_request(name, kind, scenario, path)
     check_unit_function_names(scenario, path)
+
+
+def _check_geography(scenario: dict[str, Any], path: str) -> None:
+    """Sites match counts; a geography file reads cleanly. Map-only unit keys (sites, sites_at,
+    residents_per_unit) are ignored on the line, so one file runs either way."""
+    geo, units = scenario["geography"], scenario["units"]
+    on_map = geo["model"] == "map"
+    for name, unit in units.items():
+        if unit["sites"] and unit["count"] > 1 and len(unit["sites"]) != unit["count"]:
+            raise ScenarioError(path, f"units.{name}.sites", f"must give one point per unit "
+                                f"({unit['count']}), or any number for a one-unit team "
+                                f"(got {len(unit['sites'])})")
+        if unit["sites_at"] and (unit["sites_at"] not in units or unit["sites_at"] == name
+                                 or units[unit["sites_at"]]["sites_at"]):
+            raise ScenarioError(path, f"units.{name}.sites_at", "must name another unit kind with offices "
+                                f"of its own; allowed: {', '.join(n for n in units if n != name)}")
+        if unit["residents_per_unit"] and len(unit["residents_per_unit"]) != 2:
+            raise ScenarioError(path, f"units.{name}.residents_per_unit",
+                                "must be [built-up, elsewhere] residents per unit (two numbers)")
+    if geo["service_centre"] and geo["service_centre"] not in units:
+        raise ScenarioError(path, "geography.service_centre",
+                            f"unknown unit kind '{geo['service_centre']}'; allowed: {', '.join(units)}")
+    if geo["file"]:
+        if not on_map:
+            raise ScenarioError(path, "geography.file", 'needs the map: set [geography] model = "map"')
+        from sim.scenario.geofile import read_communities  # geopandas only when a file is given
+
+        ground = read_communities(geography_path(scenario, path), path)
+        for key, stated, total in (("residents", scenario["population"]["residents"], ground.residents.sum()),
+                                   ("firms", scenario["population"]["firms"], ground.firms.sum())):
+            if abs(total - stated) > 0.01 * max(stated, 1):
+                raise ScenarioError(path, f"population.{key}", f"is {stated:,} but the communities of "
+                                    f"{geo['file']} hold {total:,.0f}; make them agree (within 1 %)")
+        communities = [n for n, u in units.items() if u["level"] == "community" and not u["sites"]]
+        for name in communities:
+            if units[name]["count"] != len(ground.polygons):
+                raise ScenarioError(path, f"units.{name}.count", f"must equal the {len(ground.polygons)} "
+                                    f"communities of {geo['file']} (got {units[name]['count']})")
+
+
+def geography_path(scenario: dict[str, Any], path: str) -> Path:
+    """The geography file (made absolute by ``read_raw``; relative to ``path`` if given directly)."""
+    file = Path(scenario["geography"]["file"])
+    return file if file.is_absolute() else Path(path).resolve().parent / file
 
 
 def unit_overtime(unit: dict[str, Any], workday: dict[str, Any], close_hour: float) -> float:

@@ -273,11 +273,14 @@ def districts(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
         knowledge=_number(1.5, help="what a unit decides"),
         functions=_functions("functions handled (default: dispute, incident and enforcement)"),
         calendar=Field("str", "always", help="working calendar (M7: a patrol team within 15 minutes)"),
+        residents_per_unit=Field("list[number]", [], minimum=1, maximum=1e9,
+                                 help="on a map: catchments sized by F9's rule, [built-up, elsewhere] "
+                                 "residents per unit (F9: 30-40k and 10-20k); empty = equal populations"),
         unit_name=Field("str", "governance_unit", help="name of the new unit kind"))
 def governance_units(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
     functions = p["functions"] or category_functions(s, ("dispute", "incident", "enforcement"))
     check_calendar(s, p["calendar"], ctx)
-    _district_unit(s, p, ctx, functions, calendar=p["calendar"])
+    _district_unit(s, p, ctx, functions, calendar=p["calendar"], residents_per_unit=p["residents_per_unit"])
     return s
 
 
@@ -522,4 +525,24 @@ def upper_mapping(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
         for key in ("staff", "knowledge"):
             if target[key] is not None:
                 unit[key] = target[key]
+    return s
+
+
+@reform("offices", "002, M7",
+        "where a unit kind's offices stand on the map (written by 'run.py place'); a one-unit team's "
+        "sites are the stations its field staff leave from",
+        unit=Field("str", REQUIRED, help="the unit kind placed"),
+        sites=Field("list[point]", [], minimum=-1_000.0, maximum=1_000.0,
+                    help="office points [x_km, y_km]; for a kind with several units, one per unit (sets "
+                    "count: each unit serves the areas nearest its office)"),
+        sites_at=Field("str", "", help="share another kind's offices instead (M7: joint work stations)"))
+def offices(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
+    if p["unit"] not in s["units"]:
+        raise ctx.error("unit", f"unknown unit {p['unit']!r}; allowed: " + ", ".join(s["units"]))
+    if bool(p["sites"]) == bool(p["sites_at"]):
+        raise ctx.error("sites", "give either sites or sites_at (one of them)")
+    unit = s["units"][p["unit"]]
+    if p["sites"] and unit["count"] > 1:
+        unit["count"] = len(p["sites"])
+    unit["sites"], unit["sites_at"] = p["sites"], p["sites_at"]
     return s

@@ -142,6 +142,11 @@ def check_value(value: Any, spec: Field, path: str, key: str) -> Any:
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
             raise ScenarioError(path, key, "must be a list of [[reforms]] tables")
         return value
+    if spec.kind == "list[point]":
+        if not isinstance(value, list) or not all(isinstance(p, list) and len(p) == 2 for p in value):
+            raise ScenarioError(path, key, f"must be a list of [x_km, y_km] pairs (got {value!r})")
+        return [[_check_scalar(c, spec, "number", path, f"{key}[{i}]") for c in p]
+                for i, p in enumerate(value)]
     if spec.kind.startswith("list["):
         if not isinstance(value, list):
             raise ScenarioError(path, key, f"must be {_allowed(spec)} (got {value!r})")
@@ -260,6 +265,17 @@ UNIT = {
     "review_overlap": Field("number", 1.0, minimum=0, maximum=1,
                             help="under joint_review: 1 = statutory waits fully parallel (longest "
                             "counts), 0 = one after another"),
+    "sites": Field("list[point]", [], minimum=-1_000.0, maximum=1_000.0,
+                   help="on a map (ignored on the line): office points [x_km, y_km], one per unit (count units), or the "
+                   "stations of a one-unit pooled team (its field staff leave from the nearest); "
+                   "written by 'run.py place'; empty = each area's population-weighted centre"),
+    "sites_at": Field("str", "",
+                      help="with a map: share the offices of this unit kind (M7: the enforcement "
+                      "team's stations in the governance units' joint work stations)"),
+    "residents_per_unit": Field("list[number]", [], minimum=1, maximum=MAX_RESIDENTS,
+                                help="with a map: catchments sized by a rule, [built-up, elsewhere] "
+                                "residents per unit (F9: 30-40k and 10-20k): count units share the "
+                                "residents in proportion to residents / target"),
     "review_stages": Field("int", 1, minimum=1, maximum=20,
                            help="desks (sections, seals) a file passes here, each reviewing its share "
                            "of a step's review_minutes and signing it off (M2: 17 seals over 7 "
@@ -311,6 +327,44 @@ REQUEST = {
     "high_frequency": Field("bool", False, help="counts as a high-frequency personal matter (F12)"),
 }
 
+GEOGRAPHY = {
+    "model": Field("str", "line", choices=("line", "map"),
+                   help="line: every agent at a point of [0, 1) split evenly per unit kind (no travel); "
+                   "map: a nested map of areas with travel times (sim.city.geo)"),
+    "file": Field("str", "", help="communities as polygons (GeoJSON or GeoPackage, relative to the "
+                  "scenario file) with 'population' and 'firms' attributes; empty = generate the city"),
+    "seed": Field("int", 1, minimum=0, maximum=MAX_SEED,
+                  help="the map's own seed: one city for every design and replication (runs' seeds "
+                  "vary who lives where within it, not the city)"),
+    "area_km2": Field("number", 184.0, minimum=0.01, maximum=100_000.0, help="land area of a generated city"),
+    "aspect": Field("number", 1.4, minimum=0.1, maximum=10.0, help="width / height of a generated city"),
+    "cores": Field("int", 3, minimum=1, maximum=50, help="built-up cores of a generated city"),
+    "built_up_share": Field("number", 0.3, minimum=0.01, maximum=0.9,
+                            help="share of a generated city's land that is built-up"),
+    "built_up_residents": Field("number", 0.75, minimum=0, maximum=1,
+                                help="share of residents living on built-up land"),
+    "built_up_firms": Field("number", 0.85, minimum=0, maximum=1,
+                            help="share of firms on built-up land"),
+    "built_up_threshold": Field("number", 0.5, minimum=0, maximum=1,
+                                help="an area with at least this built-up share counts as built-up "
+                                "(F9's sizing rule)"),
+    "micro_grids": Field("int", 0, minimum=0, maximum=MAX_COUNT,
+                         help="micro-grids below the finest grid level (F10: 3,311); areas only"),
+    "detour": Field("number", 1.3, minimum=1.0, maximum=5.0,
+                    help="road distance / straight-line distance"),
+    "resident_kmh": Field("number", 15.0, minimum=1.0, maximum=200.0,
+                          help="residents' door-to-door speed"),
+    "team_kmh": Field("number", 25.0, minimum=1.0, maximum=200.0, help="field teams' speed"),
+    "access_minutes": Field("number", 3.0, minimum=0, maximum=120.0,
+                            help="fixed minutes per trip (leaving, parking, finding the door)"),
+    "circle_minutes": Field("number", 15.0, minimum=0, exclusive_minimum=True, maximum=240.0,
+                            help="the service circle: residents within this many minutes of their "
+                            "service centre (002: a 15-minute public service circle)"),
+    "service_centre": Field("str", "",
+                            help="unit kind that is residents' service centre (empty: the lowest-level "
+                            "kind taking residents' in-person matters)"),
+}
+
 SCENARIO = {
     "extends": Field("str", None, help="scenario file this one builds on (relative path)"),
     "name": Field("str", REQUIRED, help="short name shown in tables"),
@@ -341,6 +395,7 @@ SCENARIO = {
                              "false = requests only, every day the contract (as before the working day "
                              "existed)"),
     }),
+    "geography": Field("table", {}, schema=GEOGRAPHY),
     "handoff": Field("table", {}, schema={
         "delay_hours": Field("number", 0.0, minimum=0, maximum=MAX_HOURS,
                              help="mean hand-off delay between units"),

@@ -1,0 +1,119 @@
+"""KPIs only a map can give: citizens' time, the service circle, field travel, and per community.
+
+Citizen time of a visit in person = the trip there and back (``Travel``: access + detour x
+distance / speed, each way) + waiting at the window (arrival to service start) + the service
+itself (its staff minutes as the unit works them). A resident's or founder's time per year adds
+these over every visit made in the KPI window, scaled to a year, per real resident or firm.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim.city.demand import request_points
+from sim.engine.calendars import DAY
+
+VISIT = 0
+
+
+def map_kpis(model: Any, t: Any, lo: float, hi: float, busy: np.ndarray, capacity: np.ndarray,
+             first_real: np.ndarray) -> dict[str, Any]:
+    """The ``geography`` KPI block (see README: KPI reference).
+
+    Args:
+        t: the run's ``RunTables``.
+        lo, hi: the KPI window (calendar minutes).
+        busy, capacity: per unit, busy and open server minutes in the window (for centres' load).
+        first_real: each request's first leg that is not a bounce.
+    """
+    structure, city, pop = model.structure, model.structure.city_map, model.population
+    origins = [k.origin for k in model.kinds]
+    xy = request_points(pop, origins, t.kind, t.origin_agent)
+    leg_request = np.repeat(np.arange(len(t.kind)), t.leg_count)
+    started = ~np.isnan(t.leg_start) & ~np.isnan(t.leg_arrive) & (t.leg_start <= hi)
+    trip = t.leg_trip & started & (t.created[leg_request] >= lo)
+    req = leg_request[trip]
+    one_way = np.zeros(int(trip.sum()))
+    unit = t.leg_unit[trip]
+    for k in np.unique(structure.unit_kind[unit]):
+        pick = structure.unit_kind[unit] == k
+        kind = structure.kinds[k]
+        one_way[pick] = city.minutes_to_office(kind.name, unit[pick] - kind.first, xy[req[pick]], "resident")
+    served = t.leg_service[trip] * structure.unit_service_factor[unit]
+    present = 2 * one_way + (t.leg_start[trip] - t.leg_arrive[trip]) + served
+    per_request = np.bincount(req, weights=present, minlength=len(t.kind))
+    years = (hi - lo) / DAY / 365.0
+    origin = np.array(origins)[t.kind]
+    out: dict[str, Any] = {
+        "trip_minutes_one_way": float(one_way.mean()) if len(one_way) else None,
+        "citizen_minutes_per_visit": float(present.mean()) if len(present) else None,
+        "resident_hours_per_year": float(per_request[origin == "resident"].sum() / 60.0
+                                         / pop.real_size["resident"] / years) if years > 0 else None,
+        "firm_hours_per_year": float(per_request[origin == "firm"].sum() / 60.0
+                                     / max(pop.real_size["firm"], 1.0) / years) if years > 0 else None,
+    }
+    centre = service_centre(model, t, leg_request)
+    if centre is not None:
+        kind = structure.kinds[centre]
+        leaf = pop.location["resident"]
+        instance = structure.unit_of_leaf[centre, leaf] - kind.first
+        minutes = city.minutes_to_office(kind.name, instance, pop.xy["resident"], "resident")
+        out["service_centre"] = kind.name
+        out["share_within_circle"] = float((minutes <= city.circle_minutes).mean())
+        out["circle_minutes"] = city.circle_minutes
+        out["by_community"] = _by_community(model, t, per_request, centre, busy, capacity, lo)
+    first_travel = t.leg_travel[first_real]
+    field = (first_travel > 0) & (t.created >= lo)
+    out["field_travel_minutes"] = float(first_travel[field].mean()) if field.any() else None
+    return out
+
+
+def service_centre(model: Any, t: Any, leg_request: np.ndarray) -> int | None:
+    """Residents' service centre: the scenario's ``service_centre``, else the unit kind taking the
+    most residents' first visits in person."""
+    structure = model.structure
+    named = structure.city_map.service_centre
+    if named:
+        return next(i for i, k in enumerate(structure.kinds) if k.name == named)
+    origin = np.array([k.origin for k in model.kinds])[t.kind]
+    first = t.leg_first[(origin == "resident") & (t.leg_count > 0)]
+    first = first[t.leg_trip[first] & ~t.leg_bounce[first]]
+    if not len(first):
+        return None
+    kinds = structure.unit_kind[t.leg_unit[first]]
+    return int(np.bincount(kinds).argmax())
+
+
+def _by_community(model: Any, t: Any, per_request: np.ndarray, centre: int, busy: np.ndarray,
+                  capacity: np.ndarray, lo: float) -> dict[str, list[float | None]]:
+    """Per community: residents, citizen minutes per in-person request, resident requests'
+    mean resolution hours, and the load (utilisation) of the centre serving it."""
+    structure, city = model.structure, model.structure.city_map
+    community = city.community
+    n = len(community)
+    origin = np.array([k.origin for k in model.kinds])[t.kind]
+    resident = (origin == "resident") & (t.created >= lo)
+    area = community.of_leaf[t.location[resident].astype(np.int64)]
+    in_person = per_request[resident] > 0
+    minutes = _ratio(np.bincount(area[in_person], weights=per_request[resident][in_person], minlength=n),
+                     np.bincount(area[in_person], minlength=n))
+    done = ~np.isnan(t.resolved[resident])
+    hours = (t.resolved[resident][done] - t.created[resident][done]) / 60.0
+    resolution = _ratio(np.bincount(area[done], weights=hours, minlength=n),
+                        np.bincount(area[done], minlength=n))
+    first_leaf = np.array([np.flatnonzero(community.of_leaf == c)[0] for c in range(n)])
+    unit = structure.unit_of_leaf[centre, first_leaf]
+    load = np.where(capacity[unit] > 0, busy[unit] / np.maximum(capacity[unit], 1e-9), np.nan)
+    return {"residents": community.residents.round(1).tolist(),
+            "citizen_minutes_per_request": _listed(minutes), "resolution_hours": _listed(resolution),
+            "centre_load": _listed(load)}
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.where(den > 0, num / np.maximum(den, 1), np.nan)
+
+
+def _listed(values: np.ndarray) -> list[float | None]:
+    return [None if np.isnan(v) else round(float(v), 4) for v in values]
