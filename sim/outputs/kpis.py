@@ -148,7 +148,8 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         kpis["approval_by_kind"] = _approval_by_kind(model, t, done)
     if structure.city_map is not None:
         capacity = _open_minutes(model, lo, hi) * structure.unit_servers
-        kpis["geography"] = map_kpis(model, t, lo, hi, _busy_by_unit(model, t), capacity, _first_real_leg(t))
+        serving = np.bincount(t.leg_unit, weights=t.leg_busy, minlength=structure.n_units)  # requests only
+        kpis["geography"] = map_kpis(model, t, lo, hi, serving, capacity, _first_real_leg(t))
     resolved_in_window = int(((t.resolved >= lo) & (t.resolved <= hi)).sum())
     years = (hi - lo) / DAY / 365.0
     kpis["cost_per_resolved_request"] = (kpis["staff_cost"] * years / resolved_in_window

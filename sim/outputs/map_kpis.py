@@ -1,8 +1,9 @@
 """KPIs only a map can give: citizens' time, the service circle, field travel, and per community.
 
 Citizen time of a visit in person = the trip there and back (``Travel``: access + detour x
-distance / speed, each way) + waiting at the window (arrival to service start) + the service
-itself (its staff minutes as the unit works them). A resident's or founder's time per year adds
+distance / speed, each way) + waiting at the window (arrival to service start, within opening
+hours: one not served by closing comes back another day, a second trip) + the service itself
+(its staff minutes as the unit works them). A resident's or founder's time per year adds
 these over every visit made in the KPI window, scaled to a year, per real resident or firm.
 """
 
@@ -25,7 +26,8 @@ def map_kpis(model: Any, t: Any, lo: float, hi: float, busy: np.ndarray, capacit
     Args:
         t: the run's ``RunTables``.
         lo, hi: the KPI window (calendar minutes).
-        busy, capacity: per unit, busy and open server minutes in the window (for centres' load).
+        busy, capacity: per unit, server minutes serving requests and open server minutes in the
+            window (a centre's load: the share of its open time its visitors and files take).
         first_real: each request's first leg that is not a bounce.
     """
     structure, city, pop = model.structure, model.structure.city_map, model.population
@@ -42,7 +44,8 @@ def map_kpis(model: Any, t: Any, lo: float, hi: float, busy: np.ndarray, capacit
         kind = structure.kinds[k]
         one_way[pick] = city.minutes_to_office(kind.name, unit[pick] - kind.first, xy[req[pick]], "resident")
     served = t.leg_service[trip] * structure.unit_service_factor[unit]
-    present = 2 * one_way + (t.leg_start[trip] - t.leg_arrive[trip]) + served
+    waiting, returns = _waiting_in_person(structure, unit, t.leg_arrive[trip], t.leg_start[trip])
+    present = 2 * one_way * (1 + returns) + waiting + served
     per_request = np.bincount(req, weights=present, minlength=len(t.kind))
     years = (hi - lo) / DAY / 365.0
     origin = np.array(origins)[t.kind]
@@ -64,9 +67,48 @@ def map_kpis(model: Any, t: Any, lo: float, hi: float, busy: np.ndarray, capacit
         out["share_within_circle"] = float((minutes <= city.circle_minutes).mean())
         out["circle_minutes"] = city.circle_minutes
         out["by_community"] = _by_community(model, t, per_request, centre, busy, capacity, lo)
+    sized = _sized_units(model)
+    if sized:
+        out["sized_units"] = sized
     first_travel = t.leg_travel[first_real]
     field = (first_travel > 0) & (t.created >= lo)
     out["field_travel_minutes"] = float(first_travel[field].mean()) if field.any() else None
+    return out
+
+
+def _waiting_in_person(structure: Any, unit: np.ndarray, arrive: np.ndarray,
+                       start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minutes a requester waits at the window, and the extra trips it costs: one not served by
+    closing time waits until closing, goes home and comes back at the opening of the day the
+    service starts (assumed: queues from opening), so nights are not counted as waiting."""
+    opening = np.array([c.open for c in structure.unit_calendar])[unit]
+    length = np.array([c.day_minutes for c in structure.unit_calendar])[unit]
+    day_in, day_served = np.floor(arrive / DAY), np.floor(start / DAY)
+    later = (day_served > day_in) & (length < DAY)
+    closing = day_in * DAY + opening + length
+    wait = np.where(later, np.clip(closing - arrive, 0.0, None) + (start - (day_served * DAY + opening)),
+                    start - arrive)
+    return np.clip(wait, 0.0, None), later.astype(float)
+
+
+def _sized_units(model: Any) -> dict[str, dict[str, float]]:
+    """Unit kinds whose catchments follow a sizing rule (F9): the number of units the rule implies
+    on this map (residents / target size, summed over communities), and the share of units whose
+    residents fall in the rule's band (target +- 1/7: F9's 30-40k around 35k, 10-20k around 15k)."""
+    structure, city = model.structure, model.structure.city_map
+    threshold = model.config["geography"]["built_up_threshold"]
+    out = {}
+    for k in structure.kinds:
+        rule = structure.unit_config[k.name]["residents_per_unit"]
+        layer_name = city.kind_layer[k.name]
+        if not rule or layer_name is None:
+            continue
+        community, layer = city.community, city.layers[layer_name]
+        target = np.where(community.built_up >= threshold, rule[0], rule[1])
+        unit_target = np.where(layer.built_up >= threshold, rule[0], rule[1])
+        band = np.where(layer.built_up >= threshold, 5_000.0 / 35_000.0, 5_000.0 / 15_000.0)
+        out[k.name] = {"count": k.count, "implied_count": float((community.residents / target).sum()),
+                       "share_in_band": float((np.abs(layer.residents / unit_target - 1) <= band).mean())}
     return out
 
 

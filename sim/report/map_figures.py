@@ -17,7 +17,7 @@ from sim.report.figure_data import BatchData
 
 CHOROPLETHS = (("citizen_minutes_per_request", "citizen minutes per in-person request", "magma_r"),
                ("resolution_hours", "residents' mean resolution time (h)", "viridis_r"),
-               ("centre_load", "load of the service centre (utilisation)", "cividis"))
+               ("centre_load", "service centre: share of open time on requests", "cividis"))
 MARKERS = {"community": ("o", "#009E73"), "district": ("s", "#CC79A7"), "township": ("s", "#E69F00"),
            "department": ("^", "#D55E00"), "grid": (".", "#56B4E9"), "social": ("D", "#F0E442"),
            "leadership": ("*", "#000000")}
