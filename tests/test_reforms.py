@@ -35,10 +35,20 @@ def units_covering(scenario: dict, function: str) -> list[str]:
     return [n for n, u in scenario["units"].items() if function in u["functions"] or "*" in u["functions"]]
 
 
-@pytest.mark.parametrize("entry", LONGGANG_REFORMS, ids=lambda r: r["name"])
+@pytest.mark.parametrize("entry", [r for r in LONGGANG_REFORMS if r["name"] != "offices"],
+                         ids=lambda r: r["name"])
 def test_each_longgang_reform_applies_alone_to_the_township(entry: dict) -> None:
     scenario = with_reforms(entry)
     assert scenario["units"] != TOWNSHIP["units"] or scenario["handoff"] != TOWNSHIP["handoff"]
+
+
+def test_offices_puts_the_merged_team_in_the_joint_stations() -> None:
+    """``offices`` places a unit another reform made (it cannot apply alone: M7 needs one_team and
+    governance_units first); a kind with several units takes its count from the sites given."""
+    s = with_reforms(reform_entry("governance_units"), reform_entry("one_team"), reform_entry("offices"))
+    assert s["units"]["enforcement_team"]["sites_at"] == "governance_unit"
+    placed = with_reforms({"name": "offices", "unit": "township_office", "sites": [[1.0, 1.0], [5.0, 2.0]]})
+    assert placed["units"]["township_office"]["count"] == 2
 
 
 def test_every_reform_is_documented() -> None:

@@ -52,7 +52,7 @@ def _table(prefix: str, schema: dict[str, Field], nested: bool = False) -> list[
 
 def generate() -> str:
     out = ["### Top level", *_table("", SCENARIO)]
-    for name in ("population", "simulation", "handoff"):
+    for name in ("population", "simulation", "geography", "handoff"):
         out += ["", f"### `[{name}]`", *_table(f"{name}.", SCENARIO[name].schema)]
     for name, title in (("calendars", "[calendars.NAME]"), ("units", "[units.NAME]"),
                         ("requests", "[requests.NAME]")):

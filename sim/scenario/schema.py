@@ -267,7 +267,8 @@ UNIT = {
                             "counts), 0 = one after another"),
     "sites": Field("list[point]", [], minimum=-1_000.0, maximum=1_000.0,
                    help="on a map (ignored on the line): office points [x_km, y_km], one per unit "
-                   "(count units), or the stations of a one-unit pooled team (its field staff leave from the nearest); "
+                   "(count units), or the stations of a one-unit pooled team (its field staff "
+                   "leave from the nearest); "
                    "written by 'run.py place'; empty = each area's population-weighted centre"),
     "sites_at": Field("str", "",
                       help="with a map: share the offices of this unit kind (M7: the enforcement "
