@@ -248,3 +248,40 @@ def test_a_three_level_grid_scenario_runs(tmp_path: Path) -> None:
     assert len(city.layers[city.kind_layer["grid_first"]]) == 17
     model.run(10)
     assert model.requests().kind.size > 0
+
+
+def test_field_travel_is_the_formula_from_the_nearest_station() -> None:
+    """Hand-computed: each field visit's travel = access + 60 x detour x km / team speed, km from
+    the scene to the nearest of the team's stations (the 26 joint work stations)."""
+    config = load_scenario(ROOT / "scenarios" / "longgang-2021.toml", {"simulation.scale": 0.002})
+    model = GovernanceModel(config, seed=3)
+    model.run(5)
+    legs, requests = model.legs(), model.requests()
+    city, geo = model.structure.city_map, config["geography"]
+    field = np.flatnonzero(legs.travel > 0)
+    assert len(field) > 20
+    origins = np.array([k.origin for k in model.kinds])[requests.kind[legs.request[field]]]
+    agent = requests.origin_agent[legs.request[field]]
+    xy = np.array([model.population.xy[o][a] for o, a in zip(origins, agent, strict=True)])
+    stations = city.offices["enforcement_team"]
+    km = np.hypot(xy[:, None, 0] - stations[None, :, 0], xy[:, None, 1] - stations[None, :, 1]).min(axis=1)
+    expected = geo["access_minutes"] + 60 * geo["detour"] * km / geo["team_kmh"]
+    assert legs.travel[field] == pytest.approx(expected, rel=1e-12)
+
+
+def test_generated_communities_survive_a_geojson_round_trip(tmp_path: Path, township_map) -> None:
+    """Write a generated map's communities as a projected GeoJSON, read them back as a file."""
+    import geopandas
+
+    from sim.scenario.geofile import read_communities
+
+    community = township_map.community
+    metres = shapely.transform(community.polygons, lambda xy: xy * 1000.0 + [400_000.0, 4_000_000.0])
+    frame = geopandas.GeoDataFrame({"population": community.residents, "firms": community.firms},
+                                   geometry=list(metres), crs="EPSG:32651")
+    path = tmp_path / "communities.geojson"
+    frame.to_file(path, driver="GeoJSON")
+    read = read_communities(path, "test")
+    assert len(read.polygons) == len(community)
+    assert read.residents == pytest.approx(community.residents, rel=1e-9)
+    assert shapely.area(read.polygons) == pytest.approx(shapely.area(community.polygons), rel=1e-6)

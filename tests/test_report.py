@@ -24,7 +24,7 @@ SCENARIOS = ("tiny", "lean")
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("report")
-    (root / "tiny.toml").write_text(TINY)
+    (root / "tiny.toml").write_text(TINY + '[geography]\nmodel = "map"\n')  # the map figures too
     (root / "lean.toml").write_text('extends = "tiny.toml"\nname = "lean"\n[[reforms]]\nname = "platform"\n'
                                     '[[reforms]]\nname = "staff_share"\nshare = 0.5\n')
     out = root / "out"
@@ -113,6 +113,23 @@ def test_flows_map_and_optional_figures_carry_their_series(data: BatchData) -> N
     assert {"1:platform", "2:staff_share"} <= reforms
     sens = plots.sensitivity(data)
     assert len(sens.axes[0].patches) == 2  # first and total order for one parameter
+
+
+def test_map_figures_draw_the_scenarios_on_a_map_with_their_batch_means(data: BatchData) -> None:
+    """Each community's colour is its mean over the replications."""
+    from matplotlib.collections import PolyCollection
+
+    assert list(data.maps) == ["tiny", "lean"]
+    fig = plots.map_choropleths(data)
+    collections = {c.get_gid(): c for ax in fig.axes for c in ax.collections if isinstance(c, PolyCollection)}
+    shown = collections["lean:resolution_hours"].get_array()
+    runs = [np.array([np.nan if v is None else v for v in k["geography"]["by_community"]["resolution_hours"]],
+                     dtype=float) for k in data.main_runs("lean")]
+    expected = np.nanmean(np.vstack(runs), axis=0)
+    owner = [i for i, parts in enumerate(data.maps["lean"]["layers"]["community"]) for _ in parts]
+    assert np.ma.filled(shown, np.nan) == pytest.approx(expected[owner], nan_ok=True)
+    organisation = plots.map_organisation(data)
+    assert [ax.get_title() for ax in organisation.axes] == ["tiny", "lean"]
 
 
 def test_missing_data_gives_a_message_not_a_crash(tmp_path: Path, data: BatchData) -> None:

@@ -23,6 +23,14 @@ MARKERS = {"community": ("o", "#009E73"), "district": ("s", "#CC79A7"), "townshi
            "leadership": ("*", "#000000")}
 
 
+def _nothing(fig: Figure) -> Figure:
+    ax = fig.add_subplot()
+    ax.axis("off")
+    ax.text(0.5, 0.5, "No scenario of this batch is on a map ([geography] model = \"map\").",
+            ha="center", va="center", fontsize=13, transform=ax.transAxes)
+    return fig
+
+
 def _flat(areas: list[list[list[list[float]]]]) -> tuple[list[np.ndarray], np.ndarray]:
     """Rings of every area and the area each ring belongs to."""
     rings, owner = [], []
@@ -46,6 +54,8 @@ def map_choropleths(data: BatchData) -> Figure:
     """9. Per community: citizen time, resolution time and the load of its service centre."""
     scenarios = [s for s in data.scenarios if s in data.maps]
     fig = plt.figure(figsize=(15, 4.2 * max(len(scenarios), 1)), layout="constrained")
+    if not scenarios:
+        return _nothing(fig)
     fig.suptitle("Per community, mean over replications (grey: no data)")
     for row, scenario in enumerate(scenarios):
         rings, owner = _flat(data.maps[scenario]["layers"]["community"])
@@ -55,9 +65,9 @@ def map_choropleths(data: BatchData) -> Figure:
             values = _mean_by_community(runs, key)
             shown = np.full(len(owner), np.nan) if values is None or len(values) <= owner.max() \
                 else values[owner]
-            collection = PolyCollection(rings, array=np.ma.masked_invalid(shown), cmap=cmap,
-                                        edgecolors="white", linewidths=0.3)
-            collection.cmap.set_bad("#dddddd")
+            collection = PolyCollection(rings, array=np.ma.masked_invalid(shown),
+                                        cmap=plt.get_cmap(cmap).with_extremes(bad="#dddddd"),
+                                        edgecolors="white", linewidths=0.3, gid=f"{scenario}:{key}")
             ax.add_collection(collection)
             ax.autoscale_view()
             ax.set_aspect("equal")
@@ -76,6 +86,8 @@ def map_organisation(data: BatchData) -> Figure:
     cols = min(len(scenarios), 2) or 1
     rows = int(np.ceil(len(scenarios) / cols)) or 1
     fig = plt.figure(figsize=(8 * cols, 6.5 * rows), layout="constrained")
+    if not scenarios:
+        return _nothing(fig)
     fig.suptitle("Organisation on the map: grids (thin), communities, grouping catchments (thick), offices")
     for i, scenario in enumerate(scenarios):
         shapes = data.maps[scenario]

@@ -41,6 +41,10 @@ def kpi_rows(all_kpis: list[dict[str, Any]]) -> list[Row]:
         add(f"staff_utilisation.{level}", "staff_utilisation", level)
     for sla in dict.fromkeys(s for k in all_kpis for s in k["sla_attainment"]):
         add(f"sla.{sla}", "sla_attainment", sla, "attainment")
+    if any("geography" in k for k in all_kpis):
+        for key in ("resident_hours_per_year", "citizen_minutes_per_visit", "trip_minutes_one_way",
+                    "share_within_circle", "field_travel_minutes"):
+            add(f"geography.{key}", "geography", key)
     add("backlog_end", "backlog_end")
     return rows
 
