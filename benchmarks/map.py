@@ -25,7 +25,7 @@ def main() -> None:
     args = parser.parse_args()
     import numpy as np
 
-    from sim.city.geo import city_map_for
+    from sim.city.geo import _cached_map, city_map_for
     from sim.experiments.placement import p_median
     from sim.scenario.loading import load_scenario
 
@@ -34,6 +34,7 @@ def main() -> None:
         config = load_scenario(ROOT / "scenarios" / f"{preset}.toml")
         build, place, solve = [], [], []
         for _ in range(args.repeat):
+            _cached_map.cache_clear()  # a fresh build each time, as a new process pays it
             t0 = time.perf_counter()
             city = city_map_for(config)
             t1 = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import mesa
@@ -72,10 +73,15 @@ class GovernanceModel(mesa.Model):
     def _create_agents(self) -> None:
         """All agents in bulk: residents, firms, grid workers, upper divisions, government units."""
         location = self.population.location
-        for agent_class in (Resident, Firm, GridWorker, UpperDivision):
-            agent_class.create_agents(self, len(location[agent_class.group]),
-                                      np.arange(len(location[agent_class.group])))
-        GovernmentUnit.create_agents(self, self.structure.n_units, np.arange(self.structure.n_units))
+        collecting = gc.isenabled()
+        gc.disable()  # hundreds of thousands of new objects, none cyclic garbage: skip the collector's passes
+        try:
+            for agent_class in (Resident, Firm, GridWorker, UpperDivision):
+                agent_class.create_in_bulk(self, len(location[agent_class.group]))
+            GovernmentUnit.create_agents(self, self.structure.n_units, np.arange(self.structure.n_units))
+        finally:
+            if collecting:
+                gc.enable()
 
     def step(self) -> None:
         """One day: agents create the day's requests (in bulk), routes are planned, service runs.

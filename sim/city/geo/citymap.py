@@ -100,7 +100,7 @@ class CityMap:
         """Leaf area of each point (communities known from a file, or found by nearest seed)."""
         base = self.community
         if community is None or (community < 0).any():
-            community = cKDTree(base.seeds).query(xy)[1] if base.seeds is not None else \
+            community = cKDTree(base.seeds).query(xy, workers=-1)[1] if base.seeds is not None else \
                 _containing(base.polygons, xy)
         area = community
         for name in self.order[self.order.index("community") + 1:]:
@@ -176,8 +176,8 @@ def build_city_map(scenario: dict[str, Any], rng: np.random.Generator,
     if ground.communities is None:
         seeds = weighted_seeds(res_xy, np.ones(len(res_xy)), n_comm, ground.boundary, seed_rng)
         community = AreaLayer("community", voronoi_cells(seeds, ground.boundary), "city", None, seeds=seeds)
-        res_comm = cKDTree(seeds).query(res_xy)[1]
-        firm_comm = cKDTree(seeds).query(firm_xy)[1]
+        tree = cKDTree(seeds)
+        res_comm, firm_comm = tree.query(res_xy, workers=-1)[1], tree.query(firm_xy, workers=-1)[1]
     else:
         community = AreaLayer("community", ground.communities, "city", None)
     layers["community"] = community

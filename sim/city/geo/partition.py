@@ -44,7 +44,10 @@ def weighted_seeds(points: np.ndarray, weight: np.ndarray, n: int, polygon: shap
     pick = rng.choice(len(points), n, replace=False, p=weight / weight.sum())
     seeds = points[pick].copy()
     for _ in range(LLOYD_ITERATIONS):
-        label = cKDTree(seeds).query(points)[1]
+        if n <= 32:  # few seeds (a parent's children): direct distances beat building a tree
+            label = ((points[:, None, :] - seeds[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+        else:
+            label = cKDTree(seeds).query(points, workers=-1)[1]
         mass = np.bincount(label, weights=weight, minlength=n)
         moved = np.column_stack([np.bincount(label, weights=weight * points[:, d], minlength=n)
                                  for d in (0, 1)])
