@@ -260,7 +260,7 @@ def test_field_travel_is_the_formula_from_the_nearest_station() -> None:
     city, geo = model.structure.city_map, config["geography"]
     field = np.flatnonzero(legs.travel > 0)
     assert len(field) > 20
-    origins = np.array([k.origin for k in model.kinds])[requests.kind[legs.request[field]]]
+    origins = np.array([k.place_group for k in model.kinds])[requests.kind[legs.request[field]]]
     agent = requests.origin_agent[legs.request[field]]
     xy = np.array([model.population.xy[o][a] for o, a in zip(origins, agent, strict=True)])
     stations = city.offices["enforcement_team"]

@@ -7,8 +7,10 @@ leave: ``[workday.LEVEL]`` in common/city.toml); ``simulation.working_day = fals
 off, and these runs do. Approvals became desk work (``sim.city.approvals``) with new preset values;
 ``simulation.approval_work = false`` puts the review back at the counter, and ``BEFORE_APPROVALS``
 restores the values the presets had before. The presets are on a map (``sim.city.geo``);
-``geography.model = "line"`` puts every agent back on the line. A change that is meant to move
-results must say so in its commit and update them; one that is not meant to, must leave them alone.
+``geography.model = "line"`` puts every agent back on the line. Grid workers' reports come from
+places (``rate_basis = "residents"``); ``"origin"`` and the old rates restore them. A change that
+is meant to move results must say so in its commit and update them; one that is not meant to,
+must leave them alone.
 """
 
 from __future__ import annotations
@@ -52,7 +54,12 @@ BEFORE_APPROVALS = {  # preset values before approvals were desk work: (service,
 def old_values(name: str) -> dict[str, object]:
     """Overrides that switch the working day and approval work off and restore older values."""
     out: dict[str, object] = {"simulation.working_day": False, "simulation.approval_work": False,
-                              "geography.model": "line"}
+                              "geography.model": "line",
+                              # grid workers' reports per worker again, not from places
+                              "requests.incident.rate_basis": "origin",
+                              "requests.incident.rate_per_year": 365.0,
+                              "requests.patrol_case.rate_basis": "origin",
+                              "requests.patrol_case.rate_per_year": 25.0}
     for kind, (service, lead) in BEFORE_APPROVALS.items():
         out[f"requests.{kind}.service_minutes"] = service
         out[f"requests.{kind}.lead_days"] = lead

@@ -42,6 +42,14 @@ class RequestKind:
     sla_measure: str
     arrival_calendar: str
     high_frequency: bool
+    rate_basis: str = "origin"  # "origin": per origin agent; "residents": per resident (a place's demand)
+
+    @property
+    def place_group(self) -> str:
+        """Whose point is the request's place: the origin agent's, or, for demand from places
+        (``rate_basis = "residents"``), a resident's (the incident happens where people live;
+        the grid serving it finds and reports it)."""
+        return "resident" if self.rate_basis == "residents" else self.origin
 
     @property
     def n_steps(self) -> int:
@@ -77,7 +85,7 @@ def compile_catalogue(scenario: dict[str, Any]) -> list[RequestKind]:
             lead_days=tuple(cfg["lead_days"]),
             review_minutes=None if cfg["review_minutes"] is None else tuple(cfg["review_minutes"]),
             correction_share=cfg["correction_share"], correction_days=cfg["correction_days"],
-            travel_minutes=cfg["travel_minutes"],
+            travel_minutes=cfg["travel_minutes"], rate_basis=cfg["rate_basis"],
             sla_hours=cfg["sla_hours"], sla_measure=cfg["sla_measure"],
             arrival_calendar=cfg["arrival_calendar"], high_frequency=cfg["high_frequency"],
         ))

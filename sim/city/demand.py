@@ -87,10 +87,10 @@ class Population:
 
 def request_points(population: Population, origins: list[str], kind: np.ndarray,
                    agent: np.ndarray) -> np.ndarray | None:
-    """Map points (n, 2) of the agents who made requests (None on the line).
+    """Map points (n, 2) of the requests' places (None on the line).
 
     Args:
-        origins: origin group of each request kind, by kind index."""
+        origins: place group of each request kind, by kind index (``RequestKind.place_group``)."""
     if population.xy is None:
         return None
     out = np.zeros((len(kind), 2))
@@ -117,7 +117,8 @@ class NewRequests:
     """A day's new requests, columnar."""
 
     kind: np.ndarray
-    origin_agent: np.ndarray  # row in the origin group's columns
+    origin_agent: np.ndarray  # row in the place group's columns (the origin's, or a resident's for
+    # demand from places: ``RequestKind.place_group``)
     location: np.ndarray
     segment: np.ndarray
     created: np.ndarray  # calendar minutes
@@ -160,7 +161,7 @@ class Demand:
         return kind.rate_per_year * self._real_origin_size(kind) * cal.day_minutes / cal.yearly_open_minutes()
 
     def _real_origin_size(self, kind: RequestKind) -> float:
-        size = self.population.real_size[kind.origin]
+        size = self.population.real_size[kind.place_group]
         if kind.origin == "firm" and kind.segment != "any":
             share = self.population.real_above_scale_share
             size *= share if kind.segment == "above_scale_firm" else 1.0 - share
@@ -189,12 +190,13 @@ class Demand:
         cal = self.calendars[kind.arrival_calendar]
         created = np.repeat(day_index, counts) * DAY + cal.open + cal.day_minutes * rng.random(n)
         agent = rows[rng.integers(len(rows), size=n)] if n else np.zeros(0, dtype=np.int64)
-        location = self.population.location[kind.origin][agent]
+        location = self.population.location[kind.place_group][agent]
         segment = self._segment_codes(kind, agent)
         return np.full(n, kind.index), agent, location, segment, created
 
     def _origin_rows(self, kind: RequestKind) -> np.ndarray:
-        n = len(self.population.location[kind.origin])
+        """Rows of the agents whose places the kind's requests come from (``place_group``)."""
+        n = len(self.population.location[kind.place_group])
         if kind.origin == "firm" and kind.segment != "any":
             above = self.population.above_scale
             return np.flatnonzero(above if kind.segment == "above_scale_firm" else ~above)

@@ -42,7 +42,7 @@ class GovernanceModel(mesa.Model):
         population_rng, demand_rng, routing_rng = self.rng.spawn(3)
         self.structure = Structure.from_scenario(scenario)
         self.kinds = compile_catalogue(scenario)
-        self._origins = [k.origin for k in self.kinds]
+        self._origins = [k.place_group for k in self.kinds]  # whose points requests are at
         self.population = Population.build(scenario, self.structure, self.scale, population_rng)
         self._create_agents()
         self.demand = Demand(self.kinds, self.population, self.structure.calendars, demand_rng)

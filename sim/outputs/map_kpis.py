@@ -32,7 +32,7 @@ def map_kpis(model: Any, t: Any, lo: float, hi: float, busy: np.ndarray, capacit
     """
     structure, city, pop = model.structure, model.structure.city_map, model.population
     origins = [k.origin for k in model.kinds]
-    xy = request_points(pop, origins, t.kind, t.origin_agent)
+    xy = request_points(pop, [k.place_group for k in model.kinds], t.kind, t.origin_agent)
     leg_request = np.repeat(np.arange(len(t.kind)), t.leg_count)
     started = ~np.isnan(t.leg_start) & ~np.isnan(t.leg_arrive) & (t.leg_start <= hi)
     trip = t.leg_trip & started & (t.created[leg_request] >= lo)

@@ -289,7 +289,12 @@ REQUEST = {
     "segment": Field("str", "any", choices=("any", "small_firm", "above_scale_firm"),
                      help="for firm requests: which firms create it"),
     "rate_per_year": Field("number", REQUIRED, minimum=0, maximum=MAX_RATE,
-                           help="requests per origin agent per year"),
+                           help="requests per origin agent per year (per resident with rate_basis = "
+                           "\"residents\")"),
+    "rate_basis": Field("str", "origin", choices=("origin", "residents"),
+                        help="origin: rate per origin agent (grid workers' reports grow with their "
+                        "number); residents: rate per resident, each request at a resident's place, "
+                        "found by the unit serving it: demand from places, whatever the grid structure"),
     "complexity": Field("number", REQUIRED, minimum=0, exclusive_minimum=True, maximum=MAX_KNOWLEDGE,
                         help="mean difficulty (exponential); compared with unit knowledge"),
     "service_minutes": Field("number", REQUIRED, minimum=0, exclusive_minimum=True, maximum=MAX_MINUTES,
