@@ -30,7 +30,10 @@ def expected_requests(scenario: dict[str, Any]) -> float:
     grid_workers = sum(u["count"] * u["staff"] for u in scenario["units"].values() if u["level"] == "grid")
     size = {"resident": population["residents"], "firm": population["firms"],
             "grid_worker": grid_workers, "upper_division": population["upper_divisions"]}
-    per_year = sum(kind["rate_per_year"] * size[kind["origin"]] for kind in scenario["requests"].values())
+    def basis(kind: dict[str, Any]) -> str:  # demand from places is per resident
+        return "resident" if kind["rate_basis"] == "residents" else kind["origin"]
+
+    per_year = sum(kind["rate_per_year"] * size[basis(kind)] for kind in scenario["requests"].values())
     return per_year * scenario["simulation"]["days"] / 365.0
 
 
