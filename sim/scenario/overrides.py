@@ -121,8 +121,11 @@ def check_overrides_kept(raw: dict[str, Any], overrides: dict[str, Any], path: s
             continue
         other = _perturbed(value)
         if other is MISSING:
-            other = lookup(build(apply_overrides(raw, {k: v for k, v in overrides.items() if k != key},
-                                                 path), path), key)
+            try:
+                other = lookup(build(apply_overrides(raw, {k: v for k, v in overrides.items() if k != key},
+                                                     path), path), key)
+            except ScenarioError:
+                continue  # without this override the rest do not make a valid scenario: nothing to compare
             if other == value or other is MISSING:
                 continue  # nothing to compare against: the file's own value is the same
         try:
