@@ -16,8 +16,6 @@ import numpy as np
 from sim.city.demand import request_points
 from sim.engine.calendars import DAY
 
-VISIT = 0
-
 
 def map_kpis(model: Any, t: Any, lo: float, hi: float, busy: np.ndarray, capacity: np.ndarray,
              first_real: np.ndarray) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from sim.city.geo.partition import allocate, group, voronoi_cells, weighted_seed
 from sim.city.geo.travel import Travel, nearest
 
 MAP_POINTS = 40_000  # assumed: reference sample per group for areas' populations and seeds
-GRIDLIKE = ("grid", "social")
 
 
 @dataclass

@@ -12,8 +12,6 @@ from typing import Any
 
 import numpy as np
 
-MODES = ("resident", "team")
-
 
 @dataclass(frozen=True)
 class Travel:
@@ -38,13 +36,8 @@ class Travel:
 
     def minutes(self, km: np.ndarray | float, mode: str) -> np.ndarray:
         """One-way minutes for straight-line distances ``km``."""
-        speed = {"resident": self.resident_kmh, "team": self.team_kmh}[mode]
+        speed = {"resident": self.resident_kmh, "team": self.team_kmh}[mode]  # the two modes
         return self.access_minutes + 60.0 * self.detour * np.asarray(km, dtype=float) / speed
-
-
-def distance_km(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise straight-line distance between point arrays of shape (n, 2) (km)."""
-    return np.hypot(a[:, 0] - b[:, 0], a[:, 1] - b[:, 1])
 
 
 def nearest(points: np.ndarray, sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
