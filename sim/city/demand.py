@@ -70,11 +70,7 @@ class Population:
         for kind in structure.kinds:
             if kind.level == "grid":
                 office = city.offices[kind.name]
-                home = city.locate(office)  # the leaf under each grid's office (the office is inside it)
-                inside = city.catchment[kind.name][home] == np.arange(kind.count)
-                any_leaf = np.array([np.flatnonzero(city.catchment[kind.name] == i)[0]
-                                     for i in range(kind.count)]) if not inside.all() else home
-                home = np.where(inside, home, any_leaf)
+                home = np.unique(city.catchment[kind.name], return_index=True)[1]  # a leaf of each grid
                 worker_xy.append(np.repeat(office, kind.staff, axis=0))
                 worker_leaf.append(np.repeat(home, kind.staff))
         xy["grid_worker"] = np.vstack(worker_xy) if worker_xy else np.zeros((0, 2))

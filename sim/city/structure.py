@@ -94,13 +94,6 @@ class Structure:
         return np.vstack([k.first + city.catchment[k.name] for k in self.kinds])
 
     @cached_property
-    def unit_office(self) -> np.ndarray:
-        """Map: office point (km) of every unit instance (a pooled team: its first station)."""
-        city = self.city_map
-        return np.vstack([city.offices[k.name][:k.count] if len(city.offices[k.name]) >= k.count
-                          else np.repeat(city.offices[k.name][:1], k.count, axis=0) for k in self.kinds])
-
-    @cached_property
     def n_units(self) -> int:
         return sum(k.count for k in self.kinds)
 

@@ -123,13 +123,14 @@ def write_placement(result: PlaceResult, out: Path, scenario_path: str, scenario
         lines.append(f"{a},{community[a]},{site_of[a]},{leaf.residents[a]:.1f},{leaf.firms[a]:.1f},"
                      f"{result.minutes_now[a]:.2f},{result.minutes_new[a]:.2f}")
     _write(out / "catchments.csv", "\n".join(lines) + "\n")
-    _write(out / "placement.json", json.dumps(result.summary(), indent=2) + "\n")
+    summary = result.summary()
+    _write(out / "placement.json", json.dumps(summary, indent=2) + "\n")
     extends = os.path.relpath(Path(scenario_path).resolve(), scenario_file.resolve().parent)
     points = ", ".join(f"[{x:.3f}, {y:.3f}]" for x, y in result.site_xy)
     text = (f"# Written by `run.py place {scenario_path} --unit {result.unit} --count {len(result.site_xy)} "
             f"--objective {result.objective}`:\n# {result.unit}'s offices at the sites chosen "
-            f"({result.summary()['mean_minutes_new']:.1f} min mean travel, "
-            f"{result.summary()['share_within_circle_new']:.0%} within {result.city.circle_minutes:g} min).\n"
+            f"({summary['mean_minutes_new']:.1f} min mean travel, "
+            f"{summary['share_within_circle_new']:.0%} within {result.city.circle_minutes:g} min).\n"
             f'extends = "{extends}"\nname = "{name}-placed"\n\n[geography]\nmodel = "map"\n\n'
             f'[[reforms]]\nname = "offices"\nunit = "{result.unit}"\nsites = [{points}]\n')
     _write(scenario_file, text)

@@ -143,7 +143,7 @@ def _by_community(model: Any, t: Any, per_request: np.ndarray, centre: int, busy
     hours = (t.resolved[resident][done] - t.created[resident][done]) / 60.0
     resolution = _ratio(np.bincount(area[done], weights=hours, minlength=n),
                         np.bincount(area[done], minlength=n))
-    first_leaf = np.array([np.flatnonzero(community.of_leaf == c)[0] for c in range(n)])
+    first_leaf = np.unique(community.of_leaf, return_index=True)[1]  # a leaf of each community
     unit = structure.unit_of_leaf[centre, first_leaf]
     load = np.where(capacity[unit] > 0, busy[unit] / np.maximum(capacity[unit], 1e-9), np.nan)
     return {"residents": community.residents.round(1).tolist(),
