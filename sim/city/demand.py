@@ -148,6 +148,7 @@ class Demand:
         self.calendars = calendars
         self.rng = rng
         self._kind_rng = kind_streams(rng, [k.name for k in kinds])
+        self._rows: dict[int, np.ndarray] = {}  # origin rows per kind, found once (agents stay put)
 
     def expected_per_day(self, kind: RequestKind, day: int) -> float:
         """Expected requests of a kind on a day: yearly rate x real origin size, spread over open time."""
@@ -167,11 +168,15 @@ class Demand:
         """The requests created on day ``day`` (0-based), sorted by creation time."""
         return self.days(day, day + 1)
 
-    def days(self, first: int, end: int) -> NewRequests:
-        """The requests created on days ``first`` .. ``end - 1``, sorted by creation time.
+    def days(self, first: int, end: int, kinds: list[RequestKind] | None = None) -> NewRequests:
+        """The requests created on days ``first`` .. ``end - 1``, sorted by creation time, of
+        ``kinds`` (default: all).
 
         One Poisson draw per kind and day, all days of a kind at once (NumPy over the days)."""
-        parts = [self._kind_days(kind, first, end) for kind in self.kinds]
+        parts = [self._kind_days(kind, first, end) for kind in (self.kinds if kinds is None else kinds)]
+        if not parts:
+            place = self.population.location["resident"].dtype
+            return NewRequests(*(np.zeros(0, dtype=d) for d in (np.int64, np.int64, place, np.int64, float)))
         merged = [np.concatenate(c) for c in zip(*parts, strict=True)]
         order = np.argsort(merged[4], kind="stable")
         return NewRequests(*(c[order] for c in merged))
@@ -192,6 +197,11 @@ class Demand:
 
     def _origin_rows(self, kind: RequestKind) -> np.ndarray:
         """Rows of the agents whose places the kind's requests come from (``place_group``)."""
+        if kind.index not in self._rows:
+            self._rows[kind.index] = self._find_origin_rows(kind)
+        return self._rows[kind.index]
+
+    def _find_origin_rows(self, kind: RequestKind) -> np.ndarray:
         n = len(self.population.location[kind.place_group])
         if kind.origin == "firm" and kind.segment != "any":
             above = self.population.above_scale

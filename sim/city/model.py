@@ -9,7 +9,8 @@ import mesa
 import numpy as np
 
 from sim.city.agents import Firm, GovernmentUnit, GridWorker, Resident, UpperDivision
-from sim.city.catalogue import compile_catalogue
+from sim.city.behaviour import ResidentBehaviour, behaviour_on
+from sim.city.catalogue import compile_catalogue, follow_up_kind
 from sim.city.demand import Demand, NewRequests, Population, request_points
 from sim.city.duties import DutyPlan
 from sim.city.planner import Planner
@@ -41,17 +42,24 @@ class GovernanceModel(mesa.Model):
         self.scale = scenario["simulation"]["scale"] if scale is None else scale
         population_rng, demand_rng, routing_rng = self.rng.spawn(3)
         self.structure = Structure.from_scenario(scenario)
-        self.kinds = compile_catalogue(scenario)
+        catalogue = compile_catalogue(scenario)
+        follow_up = len(catalogue) if scenario["behaviour"]["patience"]["enabled"] else -1
+        # the request kinds of the run: the catalogue, and residents' follow-ups when they chase
+        self.kinds = catalogue + ([follow_up_kind(follow_up, scenario)] if follow_up >= 0 else [])
         self._origins = [k.place_group for k in self.kinds]  # whose points requests are at
         self.population = Population.build(scenario, self.structure, self.scale, population_rng)
         self._create_agents()
-        self.demand = Demand(self.kinds, self.population, self.structure.calendars, demand_rng)
-        self.planner = Planner(self.structure, self.kinds, scenario["handoff"], routing_rng,
+        self.demand = Demand(catalogue, self.population, self.structure.calendars, demand_rng)
+        self.planner = Planner(self.structure, catalogue, scenario["handoff"], routing_rng,
                                approval_work=scenario["simulation"]["approval_work"])
         # the working day's own stream, spawned after the others so they stay as they were
         self.duties = DutyPlan(self.structure, scenario["population"],
                                self.rng.spawn(1)[0] if any(k.duties for k in self.structure.kinds)
                                else np.random.default_rng(0))
+        # residents' decisions (off: requests planned in blocks, exactly as before they existed)
+        self.behaviour = (ResidentBehaviour(scenario, self.kinds, follow_up, self.structure, self.planner,
+                                            self.population, self.rng.spawn(1)[0])
+                          if behaviour_on(scenario) else None)
         engine_class = QueueEngine if scenario["simulation"]["engine"] == "reference" else CompiledEngine
         self.engine = engine_class(self.structure.unit_servers.tolist(), self.structure.unit_calendar,
                                    self.structure.calendars["office"],
@@ -60,7 +68,12 @@ class GovernanceModel(mesa.Model):
                                    self.structure.unit_has_duties.tolist(),
                                    self.structure.unit_has_desk_work.tolist())
         self._requests: list[NewRequests] = []
+        self._future: list[int] = []  # chunks of _requests with some created at or after the day's start
         self._legs: list[Legs] = []
+        # kinds created day by day from residents' decisions, and the rest (planned in blocks)
+        decided = set() if self.behaviour is None else {k.index for k in self.behaviour.kinds}
+        self._decided = [k for k in catalogue if k.index in decided]
+        self._undecided = [k for k in catalogue if k.index not in decided]
         self.day = 0
         self._planned_until = 0  # requests are created and planned up to this day
         self._horizon = 0  # last day of the current run(), so planning ahead never overshoots
@@ -86,35 +99,62 @@ class GovernanceModel(mesa.Model):
     def step(self) -> None:
         """One day: agents create the day's requests (in bulk), routes are planned, service runs.
 
-        Requests are created and routes planned for up to ``PLAN_DAYS`` days at a time when the
-        run's length is known (``run``): requests arise independently of queue state, so doing
-        four weeks in one NumPy pass gives the same kind of result as day by day at a fraction of
-        the overhead (the engine still serves them in time order, day by day).
+        Requests no one decides about are created and routes planned for up to ``PLAN_DAYS`` days
+        at a time when the run's length is known (``run``): they arise independently of queue
+        state, so four weeks in one NumPy pass give the same kind of result as day by day at a
+        fraction of the overhead (the engine still serves them in time order, day by day).
+        Residents' matters of the kinds they decide about (``sim.city.behaviour``) are created day
+        by day from their decisions, after they have learned from the day before.
         """
         if self.day >= self._planned_until:
             self._plan(self.day, min(self.day + PLAN_DAYS, max(self._horizon, self.day + 1)))
+        if self.behaviour is not None:
+            self._plan_decided(self.day)
         self.day += 1
         self.engine.run_until(self.day * DAY)
+        if self.behaviour is not None:
+            self.behaviour.observe(self.engine.ready_times, self.day * DAY)
         self.datacollector.collect(self)
 
-    def _plan(self, first_day: int, end_day: int) -> None:
-        new = self.demand.days(first_day, end_day)
-        legs = self.planner.plan(new.kind, new.location, new.segment,
-                                 request_points(self.population, self._origins, new.kind, new.origin_agent))
+    def _plan_decided(self, day: int) -> None:
+        """One day's requests from residents' decisions: follow-ups of matters past patience, then
+        the day's new matters of the decided kinds, with the channels chosen for them."""
+        behaviour = self.behaviour
+        follow_ups = behaviour.follow_ups(day)
+        if follow_ups is not None:
+            self._add(*follow_ups)
+        new = self.demand.days(day, day + 1, self._decided)
+        points = request_points(self.population, self._origins, new.kind, new.origin_agent)
+        channel = behaviour.choose(new, points)
+        legs = self.planner.plan(new.kind, new.location, new.segment, points, channel=channel)
+        behaviour.track(self.engine.n_requests, new, channel, legs)
+        self._add(new, legs)
+
+    def _add(self, new: NewRequests, legs: Legs) -> None:
         offset = self.engine.n_requests
         self.engine.add(new.created, legs)
-        if self.duties:
-            self.engine.add_duties(first_day, *self.duties.days(first_day, end_day))
         self._requests.append(new)
         self._legs.append(_shift(legs, offset))
+        if len(new) and new.created[-1] >= self.day * DAY:
+            self._future.append(len(self._requests) - 1)
+
+    def _plan(self, first_day: int, end_day: int) -> None:
+        new = self.demand.days(first_day, end_day, self._undecided)
+        legs = self.planner.plan(new.kind, new.location, new.segment,
+                                 request_points(self.population, self._origins, new.kind, new.origin_agent))
+        self._add(new, legs)
+        if self.duties:
+            self.engine.add_duties(first_day, *self.duties.days(first_day, end_day))
         self._planned_until = end_day
 
     def created_by(self, t: float) -> int:
         """Requests created before ``t`` (planned ones created later are not counted)."""
-        if not self._requests:
-            return 0
-        earlier = self.engine.n_requests - len(self._requests[-1])
-        return earlier + int(np.searchsorted(self._requests[-1].created, t, side="left"))
+        later = 0
+        self._future = [i for i in self._future if self._requests[i].created[-1] >= t]
+        for i in self._future:  # only chunks reaching past t (each sorted by creation time)
+            created = self._requests[i].created
+            later += len(created) - int(np.searchsorted(created, t, side="left"))
+        return self.engine.n_requests - later
 
     def run(self, days: int) -> None:
         self._horizon = self.day + days

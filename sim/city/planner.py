@@ -31,6 +31,8 @@ from sim.city.structure import Structure
 from sim.engine.legs import Legs
 from sim.scenario.schema import SEGMENTS
 
+COUNTER, HALL, ONLINE, HOTLINE = 0, 1, 2, 3  # channel codes, in the order of behaviour_schema.CHANNELS
+
 
 class Planner:
     """Plans legs for batches of requests of one scenario.
@@ -56,10 +58,16 @@ class Planner:
         self._desks = ApprovalDesks(structure, kinds, handoff, rng)
 
     def plan(self, kind: np.ndarray, location: np.ndarray, segment: np.ndarray,
-             xy: np.ndarray | None = None) -> Legs:
+             xy: np.ndarray | None = None, channel: np.ndarray | None = None) -> Legs:
         """Legs for requests given by kind index, location (a point of [0, 1) on the line, a
-        leaf area on the map), segment code and, on the map, the requester's point (km)."""
-        parts = [self._plan_kind(k, np.flatnonzero(kind == k.index), location, segment)
+        leaf area on the map), segment code and, on the map, the requester's point (km).
+
+        ``channel`` (per request, ``COUNTER`` .. ``HOTLINE``; None: all at the counter) is how
+        the requester brings the matter (``sim.city.behaviour.channels``): at the hall the route
+        starts one level up; online and by hotline the requester makes no trip except, for a
+        matter needing them in person, one to the deciding window; a hotline call is dispatched."""
+        hall = None if channel is None else channel == HALL
+        parts = [self._plan_kind(k, np.flatnonzero(kind == k.index), location, segment, hall)
                  for k in self.kinds if np.any(kind == k.index)]
         if not parts:
             return Legs.empty()
@@ -75,10 +83,22 @@ class Planner:
         service[at_window] += self._per_visit(leg_kind[at_window])
         travel = self._travel(leg_kind, unit, xy, req) * first
         service = service + travel
-        return self._finish(kind, location, req, unit, service, lead, first, role, travel)
+        legs = self._finish(kind, location, req, unit, service, lead, first, role, travel,
+                            None if channel is None else channel == HOTLINE)
+        if channel is not None:
+            _remote_trips(legs, np.isin(channel, (ONLINE, HOTLINE)),
+                          np.array([k.in_person for k in self.kinds], dtype=bool)[kind])
+        return legs
+
+    def entry_kinds(self, kind: RequestKind) -> tuple[int, int]:
+        """Unit kinds of a resident's matter's counter (the lowest window of its first step's
+        chain) and hall (the first kind one level up; -1 when the chain has no other level)."""
+        chain = self.structure.chain(kind.functions[0], "resident", kind.authority)
+        skip = _hall_position(self.structure, chain)
+        return chain[0], (chain[skip] if skip < len(chain) else -1)
 
     def _plan_kind(self, kind: RequestKind, rows: np.ndarray, location: np.ndarray,
-                   segment: np.ndarray) -> tuple[np.ndarray, ...]:
+                   segment: np.ndarray, hall: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         out: list[tuple[np.ndarray, ...]] = []
         rng = self._kind_rng[kind.name]
         for step in range(kind.n_steps):
@@ -92,18 +112,28 @@ class Planner:
                     pick = (function_index == f) & (segment[rows] == s)
                     if pick.any():
                         out.append(self._visits(kind, step, kind.functions[f], int(s), rows[pick],
-                                                difficulty[pick], location))
+                                                difficulty[pick], location,
+                                                None if hall is None else hall[rows[pick]]))
         return tuple(np.concatenate(c) for c in zip(*out, strict=True))
 
     def _visits(self, kind: RequestKind, step: int, function: str, segment: int, rows: np.ndarray,
-                difficulty: np.ndarray, location: np.ndarray) -> tuple[np.ndarray, ...]:
+                difficulty: np.ndarray, location: np.ndarray,
+                hall: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         chain = np.array(self.structure.chain(function, SEGMENTS[segment], kind.authority))
         knowledge = self.structure.kind_knowledge[chain]
         solvable = difficulty[:, None] <= knowledge[None, :]
-        solved_at = np.where(solvable.any(axis=1), solvable.argmax(axis=1), len(chain) - 1)
-        visits = solved_at + 1
-        req = np.repeat(rows, visits)
-        pos = ragged_positions(visits)
+        if hall is None or not hall.any():
+            solved_at = np.where(solvable.any(axis=1), solvable.argmax(axis=1), len(chain) - 1)
+            visits = solved_at + 1
+            req = np.repeat(rows, visits)
+            pos = ragged_positions(visits)
+        else:  # brought to the hall: the route starts at the first kind one level up
+            start = np.where(hall, min(_hall_position(self.structure, list(chain)), len(chain) - 1), 0)
+            solvable &= np.arange(len(chain))[None, :] >= start[:, None]
+            solved_at = np.where(solvable.any(axis=1), solvable.argmax(axis=1), len(chain) - 1)
+            visits = solved_at - start + 1
+            req = np.repeat(rows, visits)
+            pos = ragged_positions(visits) + np.repeat(start, visits)
         unit = self.structure.instance(chain[pos], location[req])
         decides = pos == np.repeat(solved_at, visits)
         review = np.zeros(len(req))
@@ -146,7 +176,7 @@ class Planner:
 
     def _finish(self, kind: np.ndarray, location: np.ndarray, req: np.ndarray, unit: np.ndarray,
                 service: np.ndarray, lead: np.ndarray, first: np.ndarray, role: np.ndarray,
-                travel: np.ndarray) -> Legs:
+                travel: np.ndarray, hotline: np.ndarray | None = None) -> Legs:
         """Insert misrouted visits, then set hand-off delays and trips.
 
         Only a visit to a new window can go to a wrong one and waits for a hand-off; a desk's
@@ -176,6 +206,8 @@ class Planner:
             bounce = np.zeros(len(unit), dtype=bool)
         leg_kind = kind[req]
         dispatched = np.array([k.dispatched for k in self.kinds])[leg_kind]
+        if hotline is not None:  # a hotline call reaches its first unit through dispatch
+            dispatched = dispatched | hotline[req]
         in_person = np.array([k.in_person for k in self.kinds])[leg_kind]
         dispatch = self.handoff["dispatch_hours"]
         dispatch = self.handoff["delay_hours"] if dispatch is None else dispatch
@@ -205,6 +237,25 @@ class Planner:
         wrong_kind = np.array([self._alternatives[k][self.rng.integers(len(self._alternatives[k]))]
                                for k in kind_of])
         return self.structure.instance(wrong_kind, location)
+
+
+def _hall_position(structure: Structure, chain: list[int]) -> int:
+    """Position in a chain of the first unit kind above the lowest kind's level."""
+    level = structure.kinds[chain[0]].level
+    return next((i for i, k in enumerate(chain) if structure.kinds[k].level != level), len(chain))
+
+
+def _remote_trips(legs: Legs, remote: np.ndarray, in_person: np.ndarray) -> None:
+    """Online and hotline requests: no trips, except one to the last window visited when the
+    matter needs the requester in person (B4: "at most one trip")."""
+    leg_remote = remote[legs.request]
+    legs.trip[leg_remote] = False
+    window = leg_remote & in_person[legs.request] & (legs.role == VISIT) & ~legs.bounce
+    if window.any():
+        rows = np.flatnonzero(window)
+        last = np.ones(len(rows), dtype=bool)
+        last[:-1] = legs.request[rows[1:]] != legs.request[rows[:-1]]
+        legs.trip[rows[last]] = True
 
 
 def _insert(values: np.ndarray, new_index: np.ndarray, extra_index: np.ndarray, extra: np.ndarray,

@@ -718,6 +718,11 @@ class CompiledEngine:
         self._resolved_counted += popped
         return self._resolved_counted
 
+    def ready_times(self, requests: np.ndarray) -> np.ndarray:
+        """When each given request is resolved (NaN while its last leg is unfinished; a time after
+        ``now`` while its last waiting period runs)."""
+        return self._ready[np.asarray(requests, dtype=np.int64)]
+
     def log(self) -> EngineLog:
         n, r = self._n_legs, self._n_req
         return EngineLog(self._arrive[:n].copy(), self._start[:n].copy(), self._end[:n].copy(),

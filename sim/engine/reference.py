@@ -372,6 +372,12 @@ class QueueEngine:
             self._resolved_counted += 1
         return self._resolved_counted
 
+    def ready_times(self, requests: np.ndarray) -> np.ndarray:
+        """When each given request is resolved (NaN while its last leg is unfinished; a time after
+        ``now`` while its last waiting period runs)."""
+        ready = self._ready
+        return np.array([ready[i] for i in np.asarray(requests, dtype=np.int64)], dtype=float)
+
     def log(self) -> EngineLog:
         as_array = np.asarray
         return EngineLog(as_array(self._arrive), as_array(self._start), as_array(self._end),

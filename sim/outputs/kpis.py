@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from sim.engine.calendars import DAY
+from sim.outputs.behaviour_kpis import behaviour_kpis
 from sim.outputs.map_kpis import map_kpis
 from sim.scenario.schema import CATEGORIES, LEVELS
 
@@ -100,14 +101,17 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
     """The run's KPIs (see README: KPI reference). Counts are of the real city."""
     lo, hi = _window(model)
     t = tables
-    in_window = t.created >= lo
+    # a resident's follow-up contact is work, not a matter: request counts and times are of
+    # originals only (each counted once however often it was chased); staff time counts both
+    original = t.category != CATEGORIES.index("follow_up")
+    in_window = (t.created >= lo) & original
     done = in_window & ~np.isnan(t.resolved)
     hours = (t.resolved - t.created) / 60.0
     structure = model.structure
     kpis: dict[str, Any] = {
-        "requests_created": len(t.kind),
-        "requests_resolved": int((~np.isnan(t.resolved)).sum()),
-        "requests_open": int(np.isnan(t.resolved).sum()),
+        "requests_created": int(original.sum()),
+        "requests_resolved": int((original & ~np.isnan(t.resolved)).sum()),
+        "requests_open": int((original & np.isnan(t.resolved)).sum()),
         "kpi_window_days": [lo / DAY, hi / DAY],
         "resolution_hours": {c: _stats(hours[done & (t.category == i)])
                              for i, c in enumerate(CATEGORIES) if np.any(t.category == i)},
@@ -134,7 +138,7 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         "upward_burden": _upward_burden(model, t, lo, hi),
         "utilisation_by_unit": _utilisation_by_unit(model, t, lo, hi),
         "sla_attainment": _sla(model, t, lo, hi),
-        "backlog_end": int(np.isnan(t.resolved).sum()),
+        "backlog_end": int((original & np.isnan(t.resolved)).sum()),
         "backlog_by_day": _backlog_by_day(model),
         "backlog_growth_per_100_days": _backlog_growth(model),
         "share_high_frequency_in_community": _share_low(model, t, done, high_frequency=True),
@@ -150,7 +154,9 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         capacity = _open_minutes(model, lo, hi) * structure.unit_servers
         serving = np.bincount(t.leg_unit, weights=t.leg_busy, minlength=structure.n_units)  # requests only
         kpis["geography"] = map_kpis(model, t, lo, hi, serving, capacity, _first_real_leg(t))
-    resolved_in_window = int(((t.resolved >= lo) & (t.resolved <= hi)).sum())
+    if getattr(model, "behaviour", None) is not None:
+        kpis["behaviour"] = behaviour_kpis(model, t, lo, hi)
+    resolved_in_window = int((original & (t.resolved >= lo) & (t.resolved <= hi)).sum())
     years = (hi - lo) / DAY / 365.0
     kpis["cost_per_resolved_request"] = (kpis["staff_cost"] * years / resolved_in_window
                                          if resolved_in_window else None)

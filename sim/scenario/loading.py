@@ -18,6 +18,7 @@ from sim.scenario.blame import blame_file, blame_reform_unit
 from sim.scenario.footprint import check_footprint
 from sim.scenario.overrides import apply_overrides, check_overrides_kept
 from sim.scenario.reforms import apply_reforms, known_functions, unknown_function_message
+from sim.scenario.behaviour_schema import AGE_GROUPS
 from sim.scenario.schema import CALENDAR, LEVELS, SCENARIO, check_table
 
 BUILTIN_CALENDARS = {
@@ -142,6 +143,33 @@ def check_unit_functions(scenario: dict[str, Any], path: str) -> None:
     if not scenario.get("functions"):
         return  # checked after routing (cross_check): a request's own typo is reported first
     check_unit_function_names(scenario, path)
+    _check_behaviour(scenario, path)
+
+
+def _check_behaviour(scenario: dict[str, Any], path: str) -> None:
+    """Residents' rules name resident kinds, one share per age group, no clash with follow-ups."""
+    rules, requests = scenario["behaviour"], scenario["requests"]
+    channels = rules["channels"]
+    for name in channels["kinds"]:
+        if name not in requests or requests[name]["origin"] != "resident":
+            allowed = [n for n, r in requests.items() if r["origin"] == "resident"]
+            raise ScenarioError(path, "behaviour.channels.kinds", f"unknown resident request kind "
+                                f"'{name}'; allowed: {', '.join(allowed)}")
+    for key in ("age_shares", "digital_access"):
+        if len(channels[key]) != len(AGE_GROUPS):
+            raise ScenarioError(path, f"behaviour.channels.{key}", f"must give {len(AGE_GROUPS)} numbers, "
+                                f"one per age group ({', '.join(AGE_GROUPS)})")
+    if sum(channels["age_shares"]) <= 0:
+        raise ScenarioError(path, "behaviour.channels.age_shares", "must not all be 0")
+    if not (channels["enabled"] or rules["patience"]["enabled"]):
+        return
+    if not channels["kinds"] and not any(r["origin"] == "resident" and r["category"] == "personal"
+                                         for r in requests.values()):
+        raise ScenarioError(path, "behaviour.channels.kinds", "no resident request kind of category "
+                            "personal to decide about; name the kinds")
+    if rules["patience"]["enabled"] and "follow_up" in requests:
+        raise ScenarioError(path, "requests.follow_up", "is the name of residents' follow-up contacts "
+                            "when behaviour.patience is on; rename the kind")
     known = known_functions(scenario)
     for name, kind in scenario["requests"].items():
         needed = [(f"steps[{i}]", f) for i, f in enumerate(kind["steps"] or [])]

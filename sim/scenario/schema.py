@@ -7,11 +7,12 @@ what is allowed), default filling and the key reference in ``scenarios/README.md
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from sim.engine.calendars import HOLIDAYS
 from sim.errors import ScenarioError
+from sim.scenario.behaviour_schema import BEHAVIOUR
+from sim.scenario.fields import REQUIRED, Field  # re-exported: the schema's vocabulary
 
 LEVELS = ("grid", "social", "community", "township", "district", "department", "leadership")
 """Organisation levels from the bottom up; a request escalates in this order. Social
@@ -21,7 +22,8 @@ finish one, up to the government units on the request's chain."""
 GEOGRAPHIC_LEVELS = ("grid", "community", "township", "district")
 ORIGINS = ("resident", "firm", "grid_worker", "upper_division")
 SEGMENTS = ("resident", "small_firm", "above_scale_firm", "public", "upper")
-CATEGORIES = ("personal", "firm", "enforcement", "incident", "dispute", "upper")
+CATEGORIES = ("personal", "firm", "enforcement", "incident", "dispute", "upper", "follow_up")
+"""``follow_up``: a resident chasing a matter (``behaviour.patience``), never a catalogue kind's."""
 SLA_MEASURES = ("on_scene", "resolution")
 
 
@@ -42,23 +44,6 @@ MAX_SEED = 2**63 - 1
 WORKING_DAYS_PER_YEAR = 250.0  # assumed: 52 five-day weeks less W5's 11 public holidays (249), rounded
 
 
-@dataclass(frozen=True)
-class Field:
-    """One key: its kind, default (``REQUIRED`` if none), allowed range or choices, and help text."""
-
-    kind: str  # int | number | bool | str | list[str] | list[int] | list[number] | table | map
-    default: Any = None
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[str, ...] | None = None
-    schema: dict[str, Field] | None = None  # for table (fixed keys) and map (name -> table)
-    values: Field | None = None  # for map of scalars (name -> number)
-    help: str = ""
-    exclusive_minimum: bool = False
-    allow_inf: bool = False  # +inf is a meaningful value (e.g. knowledge = inf: solves everything)
-
-
-REQUIRED = object()
 
 
 def _number_text(value: float) -> str:
@@ -284,7 +269,7 @@ UNIT = {
 }
 
 REQUEST = {
-    "category": Field("str", REQUIRED, choices=CATEGORIES, help="KPI category"),
+    "category": Field("str", REQUIRED, choices=CATEGORIES[:-1], help="KPI category"),
     "origin": Field("str", REQUIRED, choices=ORIGINS, help="which agents create it"),
     "segment": Field("str", "any", choices=("any", "small_firm", "above_scale_firm"),
                      help="for firm requests: which firms create it"),
@@ -402,6 +387,8 @@ SCENARIO = {
                              "existed)"),
     }),
     "geography": Field("table", {}, schema=GEOGRAPHY),
+    "behaviour": Field("table", {}, schema=BEHAVIOUR,
+                       help="rules by which residents decide (sim.city.behaviour); each off by default"),
     "handoff": Field("table", {}, schema={
         "delay_hours": Field("number", 0.0, minimum=0, maximum=MAX_HOURS,
                              help="mean hand-off delay between units"),

@@ -1,0 +1,57 @@
+"""The matters residents follow: one row per tracked request, columns grown in bulk."""
+
+from __future__ import annotations
+
+import numpy as np
+
+COLUMNS = {  # name: (dtype, fill)
+    "request": (np.int64, -1),  # run-wide request index
+    "resident": (np.int64, -1),
+    "kind": (np.int64, -1),  # slot among the tracked kinds
+    "community": (np.int64, -1),  # neighbourhood
+    "channel": (np.int64, 0),
+    "created": (np.float64, np.nan),  # calendar minutes
+    "expected_days": (np.float64, np.nan),  # what the resident expected when bringing it
+    "trips": (np.float64, 0.0),
+    "entry_unit": (np.int64, -1),  # the unit that took the matter (follow-ups go there)
+    "repeats": (np.int64, 0),  # follow-up contacts made
+    "abandoned": (np.bool_, False),  # gave up chasing
+    "resolved": (np.float64, np.nan),  # calendar minutes
+    "score": (np.float64, np.nan),  # satisfaction with the experience (when resolved)
+}
+
+
+class Tracked:
+    """Columns of tracked requests, and the rows still open (so daily work is over open ones only)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.col = {name: np.full(1024, fill, dtype=dtype) for name, (dtype, fill) in COLUMNS.items()}
+        self.open = np.zeros(0, dtype=np.int64)
+
+    def add(self, **values: np.ndarray) -> None:
+        """Append rows; columns not given take their fill value."""
+        m = len(next(iter(values.values())))
+        if not m:
+            return
+        need = self.n + m
+        if need > len(self.col["request"]):
+            size = max(need, 2 * len(self.col["request"]))
+            for name, (dtype, fill) in COLUMNS.items():
+                grown = np.full(size, fill, dtype=dtype)
+                grown[: self.n] = self.col[name][: self.n]
+                self.col[name] = grown
+        for name, v in values.items():
+            self.col[name][self.n:need] = v
+        self.open = np.concatenate((self.open, np.arange(self.n, need)))
+        self.n = need
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.col[name][: self.n]
+
+    def close(self, rows: np.ndarray) -> None:
+        """Rows resolved: no longer open."""
+        if len(rows):
+            still = np.ones(self.n, dtype=bool)
+            still[rows] = False
+            self.open = self.open[still[self.open]]

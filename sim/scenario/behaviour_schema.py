@@ -1,0 +1,79 @@
+"""Schema of ``[behaviour]``: the rules by which residents decide (``sim.city.behaviour``).
+
+Every rule is off by default, so a scenario without the table runs as before; each sub-table
+switches one rule on and holds its parameters.
+"""
+
+from __future__ import annotations
+
+from sim.scenario.fields import Field
+
+CHANNELS = ("counter", "hall", "online", "hotline")
+"""How a resident brings a matter: at the lowest window of its chain (the community centre), at
+the next level's hall (township or city service hall), online, or through the hotline."""
+
+AGE_GROUPS = ("under_40", "40_to_59", "60_and_over")
+
+CHANNEL_CHOICE = {
+    "enabled": Field("bool", False, help="residents choose a channel for each matter (multinomial logit)"),
+    "kinds": Field("list[str]", [], help="request kinds chosen for (empty: every resident kind of "
+                   "category personal)"),
+    "online_constant": Field("number", 0.0, minimum=-10_000, maximum=10_000,
+                             help="alternative-specific constant of online, in minutes of cost saved "
+                             "(negative: a cost; the counter's constant is 0)"),
+    "hall_constant": Field("number", 0.0, minimum=-10_000, maximum=10_000,
+                           help="constant of the next level's hall, in minutes"),
+    "hotline_constant": Field("number", 0.0, minimum=-10_000, maximum=10_000,
+                              help="constant of the hotline, in minutes"),
+    "scale_minutes": Field("number", 30.0, minimum=0, exclusive_minimum=True, maximum=10_000,
+                           help="logit scale: minutes of cost difference that change odds by e"),
+    "minutes_per_day_waited": Field("number", 30.0, minimum=0, maximum=1_440,
+                                    help="cost of one more calendar day until the matter is resolved, "
+                                    "in minutes of the resident's own time"),
+    "memory": Field("number", 0.2, minimum=0, maximum=1,
+                    help="weight of the newest experience in a learned expectation (exponential "
+                    "smoothing; 0 = never learn)"),
+    "own_weight": Field("number", 0.5, minimum=0, maximum=1,
+                        help="weight of a resident's own experience against their neighbours' (the "
+                        "residents of the same community centre) once they have one"),
+    "prior_days": Field("number", 3.0, minimum=0, maximum=365,
+                        help="expected days to resolution before anyone has an experience"),
+    "age_shares": Field("list[number]", [0.5, 0.38, 0.12], minimum=0, maximum=1,
+                        help="residents' shares by age group: " + ", ".join(AGE_GROUPS)),
+    "digital_access": Field("list[number]", [0.95, 0.8, 0.4], minimum=0, maximum=1,
+                            help="share of each age group able to use the online channel"),
+}
+
+PATIENCE = {
+    "enabled": Field("bool", False, help="residents chase matters not resolved within their patience"),
+    "mean_days": Field("number", 10.0, minimum=0, exclusive_minimum=True, maximum=365,
+                       help="mean patience (calendar days a resident waits before chasing)"),
+    "cv": Field("number", 0.5, minimum=0, maximum=5, help="coefficient of variation of patience "
+                "across residents (lognormal)"),
+    "max_repeats": Field("int", 2, minimum=0, maximum=20,
+                         help="follow-up contacts before a resident gives up chasing (abandons)"),
+    "follow_up_minutes": Field("number", 10.0, minimum=0, exclusive_minimum=True, maximum=1_440,
+                               help="staff minutes the unit holding the matter spends on a follow-up"),
+    "supervision_minutes": Field("number", 15.0, minimum=0, exclusive_minimum=True, maximum=1_440,
+                                 help="staff minutes supervision spends on a follow-up: a complaint "
+                                 "to the next unit up the matter's chain from the one that took it"),
+}
+
+SATISFACTION = {
+    "tolerance_days": Field("number", 5.0, minimum=0, exclusive_minimum=True, maximum=365,
+                            help="days beyond the expected that cut an experience's score by a factor e "
+                            "(expectation-disconfirmation)"),
+    "trip_penalty": Field("number", 0.1, minimum=0, maximum=1,
+                          help="share of the score lost per trip beyond the first"),
+    "repeat_penalty": Field("number", 0.25, minimum=0, maximum=1,
+                            help="share of the score lost per follow-up the resident had to make"),
+    "memory": Field("number", 0.3, minimum=0, maximum=1,
+                    help="weight of the newest experience in a resident's satisfaction"),
+}
+
+BEHAVIOUR = {
+    "channels": Field("table", {}, schema=CHANNEL_CHOICE),
+    "patience": Field("table", {}, schema=PATIENCE),
+    "satisfaction": Field("table", {}, schema=SATISFACTION,
+                          help="scores of experiences (computed whenever a rule above is on)"),
+}
