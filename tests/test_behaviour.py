@@ -1,0 +1,216 @@
+"""Residents that decide (sim.city.behaviour): channel choice, learning, patience, satisfaction.
+
+Theory checks compare with the formula they implement (the multinomial logit's shares, the mean
+an exponentially smoothed estimate converges to) with tolerances stated from the sampling error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.city.behaviour.learning import Expectations
+from sim.city.behaviour.logit import draw_choice, logit_shares
+from sim.city.model import GovernanceModel
+from sim.city.planner import COUNTER, HALL, HOTLINE, ONLINE
+from sim.experiments.api import run_scenario
+from sim.experiments.batch import batch_identity, plan_batch, run_batch
+from sim.experiments.executors import executor_for
+from sim.scenario.behaviour_schema import CHANNELS
+from sim.scenario.loading import load_scenario
+from sim.scenario.schema import CATEGORIES
+from tests.conftest import SCENARIOS, run_cli
+
+TOWNSHIP = SCENARIOS / "township.toml"
+ON = {"behaviour.channels.enabled": True, "behaviour.patience.enabled": True}
+
+
+def test_channel_codes_follow_the_schema_order() -> None:
+    assert [CHANNELS.index(c) for c in ("counter", "hall", "online", "hotline")] == [COUNTER, HALL, ONLINE, HOTLINE]
+
+
+def test_drawn_choices_match_logit_shares() -> None:
+    """Fixed utilities: observed shares within 4 standard errors of the analytic logit."""
+    rng = np.random.default_rng(3)
+    utility = np.array([[0.0, -20.0, 10.0, -60.0]] * 40_000)
+    available = np.ones_like(utility, dtype=bool)
+    available[::2, 2] = False  # half cannot go online
+    shares = logit_shares(utility, available, scale=30.0)
+    v = np.exp(np.array([0.0, -20.0, 10.0, -60.0]) / 30.0)
+    np.testing.assert_allclose(shares[1], v / v.sum())
+    np.testing.assert_allclose(shares[0, [0, 1, 3]], v[[0, 1, 3]] / v[[0, 1, 3]].sum())
+    assert shares[0, 2] == 0
+    choice = draw_choice(shares, rng)
+    assert not np.any(choice[::2] == 2)
+    expected = shares.sum(axis=0)
+    observed = np.bincount(choice, minlength=4)
+    se = np.sqrt((shares * (1 - shares)).sum(axis=0))
+    assert np.all(np.abs(observed - expected) <= 4 * se + 1e-9)
+
+
+def test_model_channel_shares_match_the_logit_on_fixed_costs() -> None:
+    """With learning off (memory 0) every resident's costs are fixed: travel from the map and the
+    prior; the run's channel counts must match the sum of the logit probabilities of each
+    request, computed again from its own inputs, within 4 standard errors."""
+    result = run_scenario(TOWNSHIP, seed=2, scale=0.004, days=40,
+                          overrides={"behaviour.channels.enabled": True, "behaviour.channels.memory": 0.0,
+                                     "behaviour.channels.online_constant": -20.0,
+                                     "behaviour.channels.hall_constant": -5.0})
+    b = result.model.behaviour
+    tr = b.tracked
+    pop = result.model.population
+    probability = np.zeros((tr.n, 4))
+    for slot, kind in enumerate(b.kinds):
+        rows = np.flatnonzero(tr["kind"] == slot)
+        resident = tr["resident"][rows]
+        expected = b.expectations.expected(resident, tr["kind"][rows])
+        v, available = b.channels.utilities(kind.index, resident, pop.location["resident"][resident],
+                                            pop.xy["resident"][resident], expected)
+        probability[rows] = logit_shares(v, available, 30.0)
+    observed = np.bincount(tr["channel"], minlength=4)
+    expected_counts = probability.sum(axis=0)
+    se = np.sqrt((probability * (1 - probability)).sum(axis=0))
+    assert tr.n > 2000
+    assert observed[ONLINE] > 0 and observed[HALL] > 0
+    assert np.all(np.abs(observed - expected_counts) <= 4 * se + 1e-9), (observed, expected_counts)
+
+
+def test_learned_expectation_converges_to_the_true_mean() -> None:
+    """Stationary experiences (exponential, mean 4 days): the smoothed estimate's long-run
+    average is within 3 % of 4 (its standard error is about 0.5 % here), and a resident's own
+    factor, against a correct expectation, goes to 1."""
+    rng = np.random.default_rng(11)
+    learner = Expectations(np.zeros(50, dtype=np.int64), 1, np.full((1, 4, 2), 1.0), memory=0.1,
+                           own_weight=0.5)
+    track = []
+    for day in range(3000):
+        who = rng.integers(50, size=5)
+        days = rng.exponential(4.0, size=5)
+        learner.learn(who, np.zeros(5, dtype=np.int64), np.zeros(5, dtype=np.int64),
+                      np.column_stack((days, np.ones(5))), np.full(5, 4.0))
+        if day >= 200:
+            track.append(learner.shared[0, 0, COUNTER, 0])
+    assert abs(np.mean(track) - 4.0) < 0.12
+    assert abs(np.nanmean(learner.own_factor[:, COUNTER]) - 1.0) < 0.1
+    assert np.isnan(learner.own_factor[:, HALL]).all()  # nothing learned about an unused channel
+
+
+def test_learned_waits_follow_the_real_ones_in_a_run() -> None:
+    """In a run, the neighbourhoods' expectation of a certificate's days (averaged over the last
+    60 days) is within 15 % of the mean days of certificates resolved in those days (both
+    from the same experiences; the tolerance covers the per-day weighting of smoothing)."""
+    config = load_scenario(TOWNSHIP, {"simulation.seed": 4, "simulation.scale": 0.004,
+                                      "behaviour.channels.enabled": True, "behaviour.channels.memory": 0.1,
+                                      "behaviour.channels.prior_days": 10.0})
+    model = GovernanceModel(config)
+    model._horizon = 180
+    b = model.behaviour
+    slot = next(i for i, k in enumerate(b.kinds) if k.name == "social_assistance")
+    learned = []
+    for day in range(180):
+        model.step()
+        if day >= 120:
+            used = np.bincount(b.community, minlength=b.expectations.shared.shape[0]) > 0
+            learned.append(b.expectations.shared[used, slot, COUNTER, 0].mean())
+    tr = b.tracked
+    late = (tr["kind"] == slot) & (tr["channel"] == COUNTER) & (tr["resolved"] >= 120 * 1440)
+    truth = ((tr["resolved"][late] - tr["created"][late]) / 1440).mean()
+    assert late.sum() > 200
+    assert abs(np.mean(learned) - truth) < 0.15 * truth, (np.mean(learned), truth)
+
+
+def test_channels_change_routes_trips_and_dispatch() -> None:
+    """Hall: first visit one level up; online and hotline: at most one trip (in-person matters);
+    hotline: dispatched (a hand-off delay before the first visit)."""
+    result = run_scenario(TOWNSHIP, seed=3, scale=0.003, days=30,
+                          overrides={"behaviour.channels.enabled": True,
+                                     "behaviour.channels.hotline_constant": 30.0,
+                                     "handoff.dispatch_hours": 2.0})
+    model, t = result.model, result.tables
+    tr = model.behaviour.tracked
+    level = model.structure.unit_level
+    first = t.leg_first[tr["request"]]
+    real = first + t.leg_bounce[first]  # a bounce is followed by the right unit
+    first_level = level[t.leg_unit[real]]
+    ch = tr["channel"]
+    assert (first_level[ch == HALL] > first_level[ch == COUNTER].min()).all()
+    trips = np.add.reduceat(t.leg_trip.astype(int), t.leg_first)[tr["request"]]
+    assert (trips[np.isin(ch, (ONLINE, HOTLINE))] <= 1).all()
+    assert (trips[ch == COUNTER] >= 1).all()
+    legs = model.legs()
+    handoff_first = legs.handoff[first]
+    assert (handoff_first[ch == HOTLINE] > 0).mean() > 0.95
+    assert (handoff_first[ch == COUNTER] == 0).all()
+
+
+def test_conservation_with_follow_ups_and_abandonment() -> None:
+    """Impatient residents: follow-ups are extra requests, each linked to a tracked matter;
+    originals are counted once; abandoned matters reached the repeat limit and stay in the
+    organisation's books (resolved or open)."""
+    result = run_scenario(TOWNSHIP, seed=6, scale=0.003, days=60,
+                          overrides={**ON, "behaviour.patience.mean_days": 1.0,
+                                     "behaviour.patience.max_repeats": 1})
+    model, t, kpis = result.model, result.tables, result.kpis
+    tr = model.behaviour.tracked
+    follow = t.category == CATEGORIES.index("follow_up")
+    assert follow.sum() == tr["repeats"].sum() > 0
+    assert kpis["requests_created"] == len(t.kind) - follow.sum()
+    assert kpis["requests_created"] == kpis["requests_resolved"] + kpis["requests_open"]
+    assert tr["abandoned"].any()
+    assert (tr["repeats"][tr["abandoned"]] == 1).all()
+    assert (tr["repeats"] <= 1).all()
+    # follow-ups are real work at the unit that took the matter and the one above it
+    legs_per = np.bincount(np.repeat(np.arange(len(t.kind)), t.leg_count)[np.isin(
+        np.repeat(np.arange(len(t.kind)), t.leg_count), np.flatnonzero(follow))], minlength=len(t.kind))
+    assert (legs_per[follow] == 2).all()
+    assert kpis["behaviour"]["follow_ups"] > 0
+    assert 0 < kpis["behaviour"]["abandoned_share"] < 1
+    s = kpis["behaviour"]["satisfaction"]
+    assert 0 <= s["mean"] <= 1
+
+
+def test_satisfaction_falls_when_matters_stall() -> None:
+    """Same city, fewer staff at the township (matters wait longer): lower satisfaction and more
+    follow-ups per matter."""
+    base = run_scenario(TOWNSHIP, seed=8, scale=0.003, days=60, overrides=ON).kpis["behaviour"]
+    cut = run_scenario(TOWNSHIP, seed=8, scale=0.003, days=60,
+                       overrides={**ON, "units.township_office.staff": 3}).kpis["behaviour"]
+    assert cut["satisfaction"]["mean"] < base["satisfaction"]["mean"]
+    assert cut["follow_ups_per_matter"] > base["follow_ups_per_matter"]
+
+
+def _batch(scenario: Path, out: Path, workers: int) -> pd.DataFrame:
+    specs = plan_batch([str(scenario)], 2, [{}], seed=5, scale=0.002, days=20)
+    identity = batch_identity([str(scenario)], specs, [{}], 2, 5, 0.002, 20, None, True)
+    with executor_for(workers, None) as executor:
+        run_batch(specs, out, executor, identity, progress=False)
+    frame = pd.read_parquet(out / "runs.parquet")
+    return frame.drop(columns=["wall_seconds"]).sort_values("run_id").reset_index(drop=True)
+
+
+def test_same_results_on_one_and_two_workers(tmp_path: Path) -> None:
+    scenario = tmp_path / "decide.toml"
+    scenario.write_text(f'extends = "{TOWNSHIP}"\nname = "decide"\n[behaviour.channels]\nenabled = true\n'
+                        "[behaviour.patience]\nenabled = true\n")
+    one = _batch(scenario, tmp_path / "one", 1)
+    two = _batch(scenario, tmp_path / "two", 2)
+    assert "kpi.behaviour.online_share" in one.columns
+    pd.testing.assert_frame_equal(one, two)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ('[behaviour.channels]\nkinds = ["nope"]', "behaviour.channels.kinds"),
+    ("[behaviour.channels]\nage_shares = [1.0]", "behaviour.channels.age_shares"),
+    ("[behaviour.patience]\nmean_days = -1", "behaviour.patience.mean_days"),
+    ("[behaviour.patience]\nbogus = 1", "behaviour.patience.bogus"),
+])
+def test_bad_behaviour_settings_get_one_line(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(f'extends = "{TOWNSHIP}"\nname = "bad"\n{text}\n')
+    proc = run_cli("run", str(path), "--days", "2", "--scale", "0.001", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert key in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
