@@ -8,7 +8,8 @@ off, and these runs do. Approvals became desk work (``sim.city.approvals``) with
 ``simulation.approval_work = false`` puts the review back at the counter, and ``BEFORE_APPROVALS``
 restores the values the presets had before. The presets are on a map (``sim.city.geo``);
 ``geography.model = "line"`` puts every agent back on the line. Grid workers' reports come from
-places (``rate_basis = "residents"``); ``"origin"`` and the old rates restore them. A change that
+places (``rate_basis = "residents"``); ``"origin"`` and the old rates restore them. Residents
+decide (``[behaviour]``); switching its rules off plans every request in blocks as before. A change that
 is meant to move results must say so in its commit and update them; one that is not meant to,
 must leave them alone.
 """
@@ -55,6 +56,7 @@ def old_values(name: str) -> dict[str, object]:
     """Overrides that switch the working day and approval work off and restore older values."""
     out: dict[str, object] = {"simulation.working_day": False, "simulation.approval_work": False,
                               "geography.model": "line",
+                              "behaviour.channels.enabled": False, "behaviour.patience.enabled": False,
                               # grid workers' reports per worker again, not from places
                               "requests.incident.rate_basis": "origin",
                               "requests.incident.rate_per_year": 365.0,
