@@ -29,7 +29,8 @@ ON = {"behaviour.channels.enabled": True, "behaviour.patience.enabled": True}
 
 
 def test_channel_codes_follow_the_schema_order() -> None:
-    assert [CHANNELS.index(c) for c in ("counter", "hall", "online", "hotline")] == [COUNTER, HALL, ONLINE, HOTLINE]
+    codes = [CHANNELS.index(c) for c in ("counter", "hall", "online", "hotline")]
+    assert codes == [COUNTER, HALL, ONLINE, HOTLINE]
 
 
 def test_drawn_choices_match_logit_shares() -> None:

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ScenarioError
+from sim.scenario.behaviour_schema import AGE_GROUPS
 from sim.scenario.blame import blame_file, blame_reform_unit
 from sim.scenario.footprint import check_footprint
 from sim.scenario.overrides import apply_overrides, check_overrides_kept
 from sim.scenario.reforms import apply_reforms, known_functions, unknown_function_message
-from sim.scenario.behaviour_schema import AGE_GROUPS
 from sim.scenario.schema import CALENDAR, LEVELS, SCENARIO, check_table
 
 BUILTIN_CALENDARS = {
