@@ -54,6 +54,8 @@ def generate() -> str:
     out = ["### Top level", *_table("", SCENARIO)]
     for name in ("population", "simulation", "geography", "handoff"):
         out += ["", f"### `[{name}]`", *_table(f"{name}.", SCENARIO[name].schema)]
+    for name, rule in SCENARIO["behaviour"].schema.items():
+        out += ["", f"### `[behaviour.{name}]`", *_table(f"behaviour.{name}.", rule.schema)]
     for name, title in (("calendars", "[calendars.NAME]"), ("units", "[units.NAME]"),
                         ("requests", "[requests.NAME]")):
         out += ["", f"### `{title}`", *_table("", SCENARIO[name].schema)]
