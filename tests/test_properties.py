@@ -32,7 +32,7 @@ from sim.city.model import GovernanceModel
 from sim.engine.calendars import DAY
 from sim.outputs.kpis import RunTables, build_tables, compute_kpis
 from sim.scenario.loading import load_scenario
-from sim.scenario.schema import CATEGORIES
+from sim.scenario.schema import REQUEST_CATEGORIES
 from sim.scenario.toml_writer import dumps
 
 FUNCTIONS = ("f0", "f1", "f2", "f3", "f4")
@@ -102,7 +102,7 @@ def _request(draw: st.DrawFn, origin: str | None = None, rate: float | None = No
                  | st.lists(st.sampled_from(LOWER_LEVELS), unique=True))
     authority = draw(st.permutations([*lower, "leadership"]))
     kind: dict[str, Any] = {
-        "category": draw(st.sampled_from(CATEGORIES)), "origin": origin,
+        "category": draw(st.sampled_from(REQUEST_CATEGORIES)), "origin": origin,
         "rate_per_year": rate if rate is not None else draw(_num(0.0, RATE_BY_ORIGIN[origin])),
         "complexity": draw(_num(0.05, 3.0)), "service_minutes": draw(_num(1.0, 120.0)),
         "service_cv": draw(st.sampled_from([0.0, 0.5, 1.0, 2.0])),

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from sim.scenario.behaviour_schema import CHANNELS
-from sim.scenario.schema import CATEGORIES
+from sim.scenario.schema import CATEGORIES, LEVELS
 
 SATISFIED = 0.5  # assumed: an experience scoring half or more counts as "satisfied" in a survey
 
@@ -35,6 +35,7 @@ def behaviour_kpis(model: Any, t: Any, lo: float, hi: float) -> dict[str, Any]:
         "follow_ups": int(follow_ups.sum()),
         "follow_ups_per_matter": _mean(tr["repeats"][made]),
         "abandoned_share": _share(tr["abandoned"][made]),
+        "community_share_by_channel": _community_share(t, tr, made, hi),
         "satisfaction": {
             "mean": _mean(score), "share_satisfied": _share(score >= SATISFIED),
             "by_channel": {c: _mean(score[tr["channel"][scored] == i]) for i, c in enumerate(CHANNELS)},
@@ -51,6 +52,14 @@ def behaviour_kpis(model: Any, t: Any, lo: float, hi: float) -> dict[str, Any]:
                                       b.expectations.shared.shape[0]),
         },
     }
+
+
+def _community_share(t: Any, tr: Any, made: np.ndarray, hi: float) -> dict[str, float | None]:
+    """Per channel: share of the tracked matters made in the window and resolved by its end that
+    were resolved at community level or below (where a channel took matters: F12's measure)."""
+    done = made & (tr["resolved"] <= hi)
+    low = t.solved_level[tr["request"]] <= LEVELS.index("community")
+    return {c: _share(low[done & (tr["channel"] == i)]) for i, c in enumerate(CHANNELS)}
 
 
 def _shares(channel: np.ndarray) -> dict[str, float | None]:

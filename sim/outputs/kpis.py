@@ -112,6 +112,7 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         "requests_created": int(original.sum()),
         "requests_resolved": int((original & ~np.isnan(t.resolved)).sum()),
         "requests_open": int((original & np.isnan(t.resolved)).sum()),
+        "requests_follow_up": int((~original).sum()),  # residents' follow-up contacts (behaviour.patience)
         "kpi_window_days": [lo / DAY, hi / DAY],
         "resolution_hours": {c: _stats(hours[done & (t.category == i)])
                              for i, c in enumerate(CATEGORIES) if np.any(t.category == i)},

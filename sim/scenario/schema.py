@@ -24,6 +24,7 @@ ORIGINS = ("resident", "firm", "grid_worker", "upper_division")
 SEGMENTS = ("resident", "small_firm", "above_scale_firm", "public", "upper")
 CATEGORIES = ("personal", "firm", "enforcement", "incident", "dispute", "upper", "follow_up")
 """``follow_up``: a resident chasing a matter (``behaviour.patience``), never a catalogue kind's."""
+REQUEST_CATEGORIES = CATEGORIES[:-1]  # what a catalogue kind may be
 SLA_MEASURES = ("on_scene", "resolution")
 
 
@@ -269,7 +270,7 @@ UNIT = {
 }
 
 REQUEST = {
-    "category": Field("str", REQUIRED, choices=CATEGORIES[:-1], help="KPI category"),
+    "category": Field("str", REQUIRED, choices=REQUEST_CATEGORIES, help="KPI category"),
     "origin": Field("str", REQUIRED, choices=ORIGINS, help="which agents create it"),
     "segment": Field("str", "any", choices=("any", "small_firm", "above_scale_firm"),
                      help="for firm requests: which firms create it"),
