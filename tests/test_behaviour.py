@@ -60,7 +60,7 @@ def test_model_channel_shares_match_the_logit_on_fixed_costs() -> None:
                           overrides={"behaviour.channels.enabled": True, "behaviour.channels.memory": 0.0,
                                      "behaviour.channels.online_constant": -20.0,
                                      "behaviour.channels.hall_constant": -5.0})
-    b = result.model.behaviour
+    b = result.model.behaviour.residents
     tr = b.tracked
     pop = result.model.population
     probability = np.zeros((tr.n, 4))
@@ -108,7 +108,7 @@ def test_learned_waits_follow_the_real_ones_in_a_run() -> None:
                                       "behaviour.channels.prior_days": 10.0})
     model = GovernanceModel(config)
     model._horizon = 180
-    b = model.behaviour
+    b = model.behaviour.residents
     slot = next(i for i, k in enumerate(b.kinds) if k.name == "social_assistance")
     learned = []
     for day in range(180):
@@ -131,7 +131,7 @@ def test_channels_change_routes_trips_and_dispatch() -> None:
                                      "behaviour.channels.hotline_constant": 30.0,
                                      "handoff.dispatch_hours": 2.0})
     model, t = result.model, result.tables
-    tr = model.behaviour.tracked
+    tr = model.behaviour.residents.tracked
     level = model.structure.unit_level
     first = t.leg_first[tr["request"]]
     real = first + t.leg_bounce[first]  # a bounce is followed by the right unit
@@ -155,7 +155,7 @@ def test_conservation_with_follow_ups_and_abandonment() -> None:
                           overrides={**ON, "behaviour.patience.mean_days": 1.0,
                                      "behaviour.patience.max_repeats": 1})
     model, t, kpis = result.model, result.tables, result.kpis
-    tr = model.behaviour.tracked
+    tr = model.behaviour.residents.tracked
     follow = t.category == CATEGORIES.index("follow_up")
     assert follow.sum() == tr["repeats"].sum() > 0
     assert kpis["requests_created"] == len(t.kind) - follow.sum()
@@ -215,3 +215,54 @@ def test_bad_behaviour_settings_get_one_line(tmp_path: Path, text: str, key: str
     assert proc.returncode == 2
     assert key in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_entry_multiplier_holds_b1() -> None:
+    """B1: procedures about 8 -> 3 gave about 5 % more registrations."""
+    from sim.city.behaviour.firms import entry_multiplier
+
+    cfg = {"procedure_elasticity": 0.05, "days_elasticity": 0.0, "reference_procedures": 8.0,
+           "reference_days": 10.0}
+    assert entry_multiplier(cfg, 3.0, 10.0) == pytest.approx(1.05, abs=0.002)
+    assert entry_multiplier(cfg, 8.0, 10.0) == 1.0
+
+
+FIRMS = {"behaviour.firms.enabled": True, "behaviour.firms.procedure_elasticity": 0.5,
+         "behaviour.firms.days_elasticity": 0.0, "behaviour.firms.memory": 0.2}
+
+
+def _firm_run(reforms: str | None, tmp_path: Path) -> dict:
+    path = tmp_path / f"firms-{reforms}.toml"
+    text = f'extends = "{TOWNSHIP}"\nname = "f"\n'
+    if reforms:
+        text += f'[[reforms]]\nname = "{reforms}"\n'
+    path.write_text(text)
+    result = run_scenario(path, seed=12, scale=0.002, days=300, overrides=FIRMS)
+    return {"log": result.model.behaviour.firms.log, "kpis": result.kpis["behaviour"]["firms"],
+            "firms": result.model.behaviour.firms}
+
+
+def test_firm_entry_recovers_the_configured_elasticity(tmp_path: Path) -> None:
+    """Township, and the township with one seal (fewer window visits per registration): the
+    ratio of registrations made in the last 150 days recovers the elasticity 0.5 from the ratio
+    of procedures founders expected, within 25 % (about 4 standard errors of the Poisson counts)."""
+    base, seal = _firm_run(None, tmp_path), _firm_run("one_seal", tmp_path)
+    late = slice(150, None)
+    made = [np.sum(r["log"]["registrations"][late]) for r in (base, seal)]
+    procedures = [r["kpis"]["expected_procedures"] for r in (base, seal)]
+    assert procedures[1] < 0.8 * procedures[0]  # the reform cut the procedures founders face
+    elasticity = np.log(made[1] / made[0]) / -np.log(procedures[1] / procedures[0])
+    assert made[0] > 2000
+    assert abs(elasticity - 0.5) < 0.125, (elasticity, made, procedures)
+
+
+def test_market_entities_add_up_and_slow_approvals_lose_projects(tmp_path: Path) -> None:
+    result = run_scenario(TOWNSHIP, seed=12, scale=0.002, days=200,
+                          overrides={"behaviour.firms.enabled": True})
+    f = result.model.behaviour.firms
+    assert f.firms == pytest.approx(f.start + sum(f.log["entries"]) - sum(f.log["exits"]))
+    flat = run_scenario(SCENARIOS / "longgang-2021.toml", seed=12, scale=0.002, days=200,
+                        overrides={"behaviour.firms.enabled": True}).kpis["behaviour"]["firms"]
+    township = result.kpis["behaviour"]["firms"]
+    assert township["projects_given_up_share"] > flat["projects_given_up_share"]
+    assert flat["registrations_per_year"] > township["registrations_per_year"]

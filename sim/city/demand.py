@@ -149,13 +149,15 @@ class Demand:
         self.rng = rng
         self._kind_rng = kind_streams(rng, [k.name for k in kinds])
         self._rows: dict[int, np.ndarray] = {}  # origin rows per kind, found once (agents stay put)
+        self.factor: dict[int, float] = {}  # kind index -> demand relative to the catalogue's (firms' entry)
 
     def expected_per_day(self, kind: RequestKind, day: int) -> float:
         """Expected requests of a kind on a day: yearly rate x real origin size, spread over open time."""
         cal = self.calendars[kind.arrival_calendar]
         if not cal.is_open_day(day):
             return 0.0
-        return kind.rate_per_year * self._real_origin_size(kind) * cal.day_minutes / cal.yearly_open_minutes()
+        return (kind.rate_per_year * self._real_origin_size(kind) * self.factor.get(kind.index, 1.0)
+                * cal.day_minutes / cal.yearly_open_minutes())
 
     def _real_origin_size(self, kind: RequestKind) -> float:
         size = self.population.real_size[kind.place_group]

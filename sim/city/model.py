@@ -9,7 +9,7 @@ import mesa
 import numpy as np
 
 from sim.city.agents import Firm, GovernmentUnit, GridWorker, Resident, UpperDivision
-from sim.city.behaviour import ResidentBehaviour, behaviour_on
+from sim.city.behaviour import Behaviour, behaviour_on
 from sim.city.catalogue import compile_catalogue, follow_up_kind
 from sim.city.demand import Demand, NewRequests, Population, request_points
 from sim.city.duties import DutyPlan
@@ -57,8 +57,8 @@ class GovernanceModel(mesa.Model):
                                self.rng.spawn(1)[0] if any(k.duties for k in self.structure.kinds)
                                else np.random.default_rng(0))
         # residents' decisions (off: requests planned in blocks, exactly as before they existed)
-        self.behaviour = (ResidentBehaviour(scenario, self.kinds, follow_up, self.structure, self.planner,
-                                            self.population, self.rng.spawn(1)[0])
+        self.behaviour = (Behaviour(scenario, self.kinds, follow_up, self.structure, self.planner,
+                                    self.population, self.demand, self.rng.spawn(1)[0])
                           if behaviour_on(scenario) else None)
         engine_class = QueueEngine if scenario["simulation"]["engine"] == "reference" else CompiledEngine
         self.engine = engine_class(self.structure.unit_servers.tolist(), self.structure.unit_calendar,
@@ -71,7 +71,7 @@ class GovernanceModel(mesa.Model):
         self._future: list[int] = []  # chunks of _requests with some created at or after the day's start
         self._legs: list[Legs] = []
         # kinds created day by day from residents' decisions, and the rest (planned in blocks)
-        decided = set() if self.behaviour is None else {k.index for k in self.behaviour.kinds}
+        decided = set() if self.behaviour is None else self.behaviour.decided
         self._decided = [k for k in catalogue if k.index in decided]
         self._undecided = [k for k in catalogue if k.index not in decided]
         self.day = 0
@@ -113,14 +113,14 @@ class GovernanceModel(mesa.Model):
         self.day += 1
         self.engine.run_until(self.day * DAY)
         if self.behaviour is not None:
-            self.behaviour.observe(self.engine.ready_times, self.day * DAY)
+            self.behaviour.observe(self.engine.ready_times, self.day * DAY, self.day)
         self.datacollector.collect(self)
 
     def _plan_decided(self, day: int) -> None:
         """One day's requests from residents' decisions: follow-ups of matters past patience, then
         the day's new matters of the decided kinds, with the channels chosen for them."""
         behaviour = self.behaviour
-        follow_ups = behaviour.follow_ups(day)
+        follow_ups = behaviour.before_day(day)
         if follow_ups is not None:
             self._add(*follow_ups)
         new = self.demand.days(day, day + 1, self._decided)

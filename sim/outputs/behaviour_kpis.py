@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.engine.calendars import DAY
 from sim.scenario.behaviour_schema import CHANNELS
 from sim.scenario.schema import CATEGORIES, LEVELS
 
@@ -17,8 +18,46 @@ SATISFIED = 0.5  # assumed: an experience scoring half or more counts as "satisf
 
 
 def behaviour_kpis(model: Any, t: Any, lo: float, hi: float) -> dict[str, Any]:
-    """The ``behaviour`` KPI block (see README: KPI reference)."""
-    b = model.behaviour
+    """The ``behaviour`` KPI block (see README: KPI reference): residents' at its top, firms'
+    under ``firms``."""
+    out = {} if model.behaviour.residents is None else _residents(model.behaviour.residents, t, lo, hi)
+    if model.behaviour.firms is not None:
+        out["firms"] = _firms(model.behaviour.firms, lo, hi)
+    return out
+
+
+def _firms(f: Any, lo: float, hi: float) -> dict[str, Any]:
+    """Market entities over the KPI window (growth per year, as F3), entries and exits a year,
+    what founders expected at the end, and investment projects given up.
+
+    ``growth_per_year`` counts registrations completed in the window, so a run whose window
+    starts before the first registrations could finish (the township's take about 80 days)
+    understates it; ``steady_growth_per_year`` counts registrations made instead (what growth
+    tends to once completions catch up with them)."""
+    day = np.asarray(f.log["day"])
+    in_window = (day * DAY > lo) & (day * DAY <= hi)
+    years = in_window.sum() / 365.0
+    firms = np.asarray(f.log["firms"])
+    before = firms[np.argmax(in_window) - 1] if np.argmax(in_window) > 0 else f.start
+    end = firms[in_window][-1] if in_window.any() else f.start
+    return {
+        "market_entities_end": float(end),
+        "growth_per_year": float((end / before) ** (1 / years) - 1) if years and before else None,
+        "steady_growth_per_year": (float((np.asarray(f.log["registrations"])[in_window].sum()
+                                          - np.asarray(f.log["exits"])[in_window].sum()) / years
+                                         / firms[in_window].mean()) if years else None),
+        "entries_per_year": float(np.asarray(f.log["entries"])[in_window].sum() / years) if years else None,
+        "registrations_per_year": (float(np.asarray(f.log["registrations"])[in_window].sum() / years)
+                                   if years else None),
+        "exits_per_year": float(np.asarray(f.log["exits"])[in_window].sum() / years) if years else None,
+        "entry_multiplier": f.multiplier(),
+        "expected_procedures": float(f.expected[0, 0]),
+        "expected_registration_days": float(f.expected[0, 1]),
+        "projects_given_up_share": f.projects_given_up / f.projects_made if f.projects_made else None,
+    }
+
+
+def _residents(b: Any, t: Any, lo: float, hi: float) -> dict[str, Any]:
     tr = b.tracked
     made = tr["created"] >= lo
     channel = tr["channel"][made]

@@ -71,9 +71,35 @@ SATISFACTION = {
                     help="weight of the newest experience in a resident's satisfaction"),
 }
 
+FIRMS = {
+    "enabled": Field("bool", False, help="firms enter in response to registration procedures and days, "
+                     "exit, and give up investment projects whose approvals take too long"),
+    "registration_kind": Field("str", "firm_registration",
+                               help="request kind whose completion is a new market entity"),
+    "project_kinds": Field("list[str]", ["investment_project", "low_risk_project"],
+                           help="firm request kinds that are investment projects"),
+    "procedure_elasticity": Field("number", 0.05, minimum=0, maximum=5,
+                                  help="elasticity of registrations to the procedures (window visits) a "
+                                  "registration takes"),
+    "days_elasticity": Field("number", 0.03, minimum=0, maximum=5,
+                             help="elasticity of registrations to the days a registration takes"),
+    "reference_procedures": Field("number", 4.0, minimum=0, exclusive_minimum=True, maximum=100,
+                                  help="procedures at which the catalogue's registration rate holds"),
+    "reference_days": Field("number", 80.0, minimum=0, exclusive_minimum=True, maximum=3_650,
+                            help="days at which the catalogue's registration rate holds"),
+    "memory": Field("number", 0.05, minimum=0, maximum=1,
+                    help="weight of the newest day's completed registrations in what founders expect"),
+    "exit_rate": Field("number", 0.017, minimum=0, maximum=1,
+                       help="share of market entities leaving each year"),
+    "project_patience_days": Field("number", 120.0, minimum=0, exclusive_minimum=True, maximum=3_650,
+                                   help="mean days an investor waits for a project's approvals before "
+                                   "giving it up (lognormal across projects, CV 0.5)"),
+}
+
 BEHAVIOUR = {
     "channels": Field("table", {}, schema=CHANNEL_CHOICE),
     "patience": Field("table", {}, schema=PATIENCE),
+    "firms": Field("table", {}, schema=FIRMS),
     "satisfaction": Field("table", {}, schema=SATISFACTION,
                           help="scores of experiences (computed whenever a rule above is on)"),
 }

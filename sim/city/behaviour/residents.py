@@ -30,12 +30,6 @@ from sim.engine.legs import Legs
 from sim.scenario.schema import SEGMENTS
 
 
-def behaviour_on(scenario: dict[str, Any]) -> bool:
-    """Whether any residents' rule is switched on (then requests are created day by day)."""
-    rules = scenario["behaviour"]
-    return rules["channels"]["enabled"] or rules["patience"]["enabled"]
-
-
 def tracked_kinds(scenario: dict[str, Any], kinds: list[RequestKind]) -> list[RequestKind]:
     """Kinds residents follow: ``channels.kinds``, or every resident kind of category personal."""
     names = scenario["behaviour"]["channels"]["kinds"]
@@ -45,7 +39,7 @@ def tracked_kinds(scenario: dict[str, Any], kinds: list[RequestKind]) -> list[Re
 
 
 class ResidentBehaviour:
-    """The residents' rules of one run.
+    """The residents' rules of one run (channels and patience; satisfaction whenever either is on).
 
     Args:
         scenario: the validated scenario.
