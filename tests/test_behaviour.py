@@ -266,3 +266,67 @@ def test_market_entities_add_up_and_slow_approvals_lose_projects(tmp_path: Path)
     township = result.kpis["behaviour"]["firms"]
     assert township["projects_given_up_share"] > flat["projects_given_up_share"]
     assert flat["registrations_per_year"] > township["registrations_per_year"]
+
+
+def _patrol_rule(overrides: dict) -> tuple:
+    config = load_scenario(TOWNSHIP, {"simulation.scale": 0.002, "behaviour.patrols.enabled": True,
+                                      **overrides})
+    model = GovernanceModel(config)
+    return model, model.behaviour.patrols
+
+
+def _incidents(model, n: int) -> object:
+    from sim.city.demand import NewRequests
+
+    kind = next(k for k in model.kinds if k.name == "incident")
+    rng = np.random.default_rng(0)
+    agent = rng.integers(len(model.population.location["resident"]), size=n)
+    return NewRequests(np.full(n, kind.index), agent, model.population.location["resident"][agent],
+                       np.full(n, 3), np.sort(rng.random(n) * 600))
+
+
+def test_patrol_detection_follows_the_competing_exponentials() -> None:
+    """Fixed passes (0.1 a day), residents reporting at rate 1/2 a day with share 0.4, visible 14
+    days: found by patrol with probability P(T_p < min(T_r, 14)), by residents the rest of the
+    first-before-14 mass; compared with the closed form within 4 standard errors."""
+    model, rule = _patrol_rule({"behaviour.patrols.sensor_share": 0.0})
+    rule.passes = lambda: np.full(model.structure.n_units, 0.1)
+    n = 40_000
+    found, channel = rule.find(_incidents(model, n))
+    counts = rule.log["found"][-1]
+    lam, rho, share, d = 0.1, 0.5, 0.4, 14.0
+    # with a reporter (share): first of two exponentials; without: patrol alone
+    p_patrol = (share * lam / (lam + rho) * (1 - np.exp(-(lam + rho) * d))
+                + (1 - share) * (1 - np.exp(-lam * d)))
+    p_resident = share * rho / (lam + rho) * (1 - np.exp(-(lam + rho) * d))
+    for p, c in ((p_patrol, counts[1]), (p_resident, counts[2])):
+        assert abs(c - n * p) <= 4 * np.sqrt(n * p * (1 - p)), (c, n * p)
+    assert len(found) == n - counts[3]
+    assert np.all(np.diff(found.created) >= 0)  # created when reported, in order
+    assert (channel == HOTLINE).sum() == counts[2]  # residents' reports come through the hotline
+
+
+def test_sensors_find_their_share_at_once() -> None:
+    model, rule = _patrol_rule({"behaviour.patrols.sensor_share": 0.3})
+    n = 20_000
+    batch = _incidents(model, n)
+    found, _ = rule.find(batch)
+    counts = rule.log["found"][-1]
+    assert abs(counts[0] - 0.3 * n) <= 4 * np.sqrt(n * 0.3 * 0.7)
+    assert np.isin(batch.created, found.created).sum() >= counts[0]  # no delay for sensed ones
+
+
+def test_less_patrol_time_finds_fewer_incidents_of_the_same_stream() -> None:
+    """The same incidents arise however the grid works (demand from places); with a tenth of the
+    sweep, patrols find fewer, residents more, more are never found, and later."""
+    runs = [run_scenario(TOWNSHIP, seed=9, scale=0.002, days=40,
+                         overrides={"behaviour.patrols.enabled": True,
+                                    "behaviour.patrols.sweep_km2_per_hour": sweep})
+            for sweep in (0.5, 0.02)]
+    runs = [r.kpis["behaviour"]["patrols"] for r in runs]
+    wide, narrow = runs
+    assert wide["incidents"] == narrow["incidents"]
+    assert narrow["found_share"]["patrol"] < wide["found_share"]["patrol"]
+    assert narrow["found_share"]["resident"] > wide["found_share"]["resident"]
+    assert narrow["found_share"]["unfound"] > wide["found_share"]["unfound"]
+    assert narrow["hours_to_report"] > wide["hours_to_report"]

@@ -57,7 +57,7 @@ def old_values(name: str) -> dict[str, object]:
     out: dict[str, object] = {"simulation.working_day": False, "simulation.approval_work": False,
                               "geography.model": "line",
                               "behaviour.channels.enabled": False, "behaviour.patience.enabled": False,
-                              "behaviour.firms.enabled": False,
+                              "behaviour.firms.enabled": False, "behaviour.patrols.enabled": False,
                               # grid workers' reports per worker again, not from places
                               "requests.incident.rate_basis": "origin",
                               "requests.incident.rate_per_year": 365.0,

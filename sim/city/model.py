@@ -58,7 +58,7 @@ class GovernanceModel(mesa.Model):
                                else np.random.default_rng(0))
         # residents' decisions (off: requests planned in blocks, exactly as before they existed)
         self.behaviour = (Behaviour(scenario, self.kinds, follow_up, self.structure, self.planner,
-                                    self.population, self.demand, self.rng.spawn(1)[0])
+                                    self.population, self.demand, self.duties, self.rng.spawn(1)[0])
                           if behaviour_on(scenario) else None)
         engine_class = QueueEngine if scenario["simulation"]["engine"] == "reference" else CompiledEngine
         self.engine = engine_class(self.structure.unit_servers.tolist(), self.structure.unit_calendar,
@@ -123,11 +123,12 @@ class GovernanceModel(mesa.Model):
         follow_ups = behaviour.before_day(day)
         if follow_ups is not None:
             self._add(*follow_ups)
-        new = self.demand.days(day, day + 1, self._decided)
+        new, reported = behaviour.find(self.demand.days(day, day + 1, self._decided))
         points = request_points(self.population, self._origins, new.kind, new.origin_agent)
-        channel = behaviour.choose(new, points)
+        channel = behaviour.choose(new, points, reported)
         legs = self.planner.plan(new.kind, new.location, new.segment, points, channel=channel)
         behaviour.track(self.engine.n_requests, new, channel, legs)
+        behaviour.note_work(legs, 1)
         self._add(new, legs)
 
     def _add(self, new: NewRequests, legs: Legs) -> None:
@@ -142,6 +143,8 @@ class GovernanceModel(mesa.Model):
         new = self.demand.days(first_day, end_day, self._undecided)
         legs = self.planner.plan(new.kind, new.location, new.segment,
                                  request_points(self.population, self._origins, new.kind, new.origin_agent))
+        if self.behaviour is not None:
+            self.behaviour.note_work(legs, end_day - first_day)
         self._add(new, legs)
         if self.duties:
             self.engine.add_duties(first_day, *self.duties.days(first_day, end_day))

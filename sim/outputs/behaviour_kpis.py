@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.city.behaviour.patrols import FINDERS
 from sim.engine.calendars import DAY
 from sim.scenario.behaviour_schema import CHANNELS
 from sim.scenario.schema import CATEGORIES, LEVELS
@@ -23,7 +24,32 @@ def behaviour_kpis(model: Any, t: Any, lo: float, hi: float) -> dict[str, Any]:
     out = {} if model.behaviour.residents is None else _residents(model.behaviour.residents, t, lo, hi)
     if model.behaviour.firms is not None:
         out["firms"] = _firms(model.behaviour.firms, lo, hi)
+    if model.behaviour.patrols is not None:
+        out["patrols"] = _patrols(model.behaviour.patrols, lo, hi)
     return out
+
+
+def _patrols(p: Any, lo: float, hi: float) -> dict[str, Any]:
+    """Incidents arising in the KPI window: who found them (or nobody), after how long, and the
+    patrol time and passes the working day left the grids."""
+    days = np.arange(len(p.log["found"]))
+    window = (days * DAY >= lo) & (days * DAY < hi)
+    found = np.sum(np.asarray(p.log["found"])[window], axis=0) if window.any() else np.zeros(len(FINDERS))
+    total = found.sum()
+    reported = total - found[FINDERS.index("unfound")]
+    return {
+        "incidents": int(total),
+        "found_share": {name: float(found[i] / total) if total else None for i, name in enumerate(FINDERS)},
+        "hours_to_report": (float(np.sum(np.asarray(p.log["delay_days"])[window]) * 24 / reported)
+                            if reported else None),
+        "patrol_hours_per_worker_day": _nanmean(np.asarray(p.log["patrol_hours"])[window]),
+        "passes_per_day": _nanmean(np.asarray(p.log["passes"])[window]),
+    }
+
+
+def _nanmean(values: np.ndarray) -> float | None:
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else None
 
 
 def _firms(f: Any, lo: float, hi: float) -> dict[str, Any]:

@@ -96,10 +96,29 @@ FIRMS = {
                                    "giving it up (lognormal across projects, CV 0.5)"),
 }
 
+PATROLS = {
+    "enabled": Field("bool", False, help="incidents are found by grid workers on patrol (in the time their "
+                     "other work leaves), by residents, or by sensors; the rest stay unfound"),
+    "kinds": Field("list[str]", [], help="request kinds found on patrol (empty: every grid-worker kind "
+                   "arising from places, rate_basis = residents)"),
+    "sweep_km2_per_hour": Field("number", 0.5, minimum=0, exclusive_minimum=True, maximum=100,
+                                help="area one grid worker checks in an hour of patrol"),
+    "visible_days": Field("number", 14.0, minimum=0, exclusive_minimum=True, maximum=365,
+                          help="days an incident can be found before it settles or fades unrecorded"),
+    "resident_report_share": Field("number", 0.4, minimum=0, maximum=1,
+                                   help="share of incidents some resident would report to the hotline"),
+    "resident_report_days": Field("number", 2.0, minimum=0, exclusive_minimum=True, maximum=365,
+                                  help="mean days until a resident who would report one does"),
+    "sensor_share": Field("number", 0.0, minimum=0, maximum=1,
+                          help="share of incidents cameras and sensors find at once (the platform reform "
+                          "sets it, M6)"),
+}
+
 BEHAVIOUR = {
     "channels": Field("table", {}, schema=CHANNEL_CHOICE),
     "patience": Field("table", {}, schema=PATIENCE),
     "firms": Field("table", {}, schema=FIRMS),
+    "patrols": Field("table", {}, schema=PATROLS),
     "satisfaction": Field("table", {}, schema=SATISFACTION,
                           help="scores of experiences (computed whenever a rule above is on)"),
 }

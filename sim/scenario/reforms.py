@@ -443,9 +443,13 @@ def merge_rounds(duties: list[dict[str, dict[str, Any]]], ctx: Context) -> dict[
         "digital dispatch platform: hand-offs in minutes, fewer misroutes, documents travel",
         delay_hours=_number(0.1, maximum=MAX_HOURS, help="mean hand-off delay between units"),
         misroute_share=_number(0.02, maximum=1.0, help="share of hand-offs first sent wrong"),
-        forward_without_trip=Field("bool", True, help="documents travel, not the requester"))
+        forward_without_trip=Field("bool", True, help="documents travel, not the requester"),
+        sensor_share=_number(0.0, maximum=1.0, help="share of incidents the platform's cameras and sensors "
+                             "find at once (behaviour.patrols)"))
 def platform(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
-    s["handoff"].update(p)
+    handoff = {k: v for k, v in p.items() if k != "sensor_share"}
+    s["handoff"].update(handoff)
+    s.setdefault("behaviour", {}).setdefault("patrols", {})["sensor_share"] = p["sensor_share"]
     return s
 
 

@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 
 from sim.city.behaviour.firms import FirmBehaviour
+from sim.city.behaviour.patrols import PatrolRule, patrol_kinds
 from sim.city.behaviour.residents import ResidentBehaviour, tracked_kinds
 from sim.city.catalogue import RequestKind
 from sim.city.demand import Demand, NewRequests, Population
-from sim.city.planner import Planner
+from sim.city.duties import DutyPlan
+from sim.city.planner import COUNTER, HOTLINE, Planner
 from sim.city.structure import Structure
 from sim.engine.legs import Legs
 
@@ -23,7 +25,7 @@ from sim.engine.legs import Legs
 def behaviour_on(scenario: dict[str, Any]) -> bool:
     """Whether any agents' rule is switched on (then their requests are created day by day)."""
     rules = scenario["behaviour"]
-    return rules["channels"]["enabled"] or rules["patience"]["enabled"] or rules["firms"]["enabled"]
+    return any(rules[name]["enabled"] for name in ("channels", "patience", "firms", "patrols"))
 
 
 class Behaviour:
@@ -38,18 +40,24 @@ class Behaviour:
 
     def __init__(self, scenario: dict[str, Any], kinds: list[RequestKind], follow_up: int,
                  structure: Structure, planner: Planner, population: Population, demand: Demand,
-                 rng: np.random.Generator) -> None:
+                 duties: DutyPlan, rng: np.random.Generator) -> None:
         rules = scenario["behaviour"]
-        resident_rng, firm_rng = rng.spawn(2)
+        resident_rng, firm_rng, patrol_rng = rng.spawn(3)
         self.residents = (ResidentBehaviour(scenario, kinds, follow_up, structure, planner, population,
                                             resident_rng)
                           if rules["channels"]["enabled"] or rules["patience"]["enabled"] else None)
         self.firms = (FirmBehaviour(rules["firms"], kinds, scenario["population"]["firms"], firm_rng)
                       if rules["firms"]["enabled"] else None)
+        self.patrols = (PatrolRule(rules["patrols"], patrol_kinds(scenario, kinds), structure,
+                                   _duty_minutes(duties, structure), _grid_area(scenario, structure),
+                                   patrol_rng)
+                        if rules["patrols"]["enabled"] else None)
         self.demand = demand
         decided = set() if self.residents is None else {k.index for k in tracked_kinds(scenario, kinds)}
         if self.firms is not None:
             decided |= {k.index for k in self.firms.firm_kinds}
+        if self.patrols is not None:
+            decided |= {k.index for k in self.patrols.kinds}
         self.decided = decided  # kinds created day by day
 
     def before_day(self, day: int) -> tuple[NewRequests, Legs] | None:
@@ -58,8 +66,21 @@ class Behaviour:
             self.demand.factor.update(self.firms.volume_factors())
         return None if self.residents is None else self.residents.follow_ups(day)
 
-    def choose(self, new: NewRequests, xy: np.ndarray | None) -> np.ndarray | None:
-        return None if self.residents is None else self.residents.choose(new, xy)
+    def find(self, new: NewRequests) -> tuple[NewRequests, np.ndarray | None]:
+        """Incidents found (by patrol, residents or sensors) and when; None: no patrol rule."""
+        return (new, None) if self.patrols is None else self.patrols.find(new)
+
+    def choose(self, new: NewRequests, xy: np.ndarray | None,
+               reported: np.ndarray | None) -> np.ndarray | None:
+        """Channels: residents' choices, and the hotline for incidents residents reported."""
+        channel = None if self.residents is None else self.residents.choose(new, xy)
+        if reported is None or not (reported == HOTLINE).any():
+            return channel
+        return np.where(reported == HOTLINE, HOTLINE, COUNTER if channel is None else channel)
+
+    def note_work(self, legs: Legs, days: int) -> None:
+        if self.patrols is not None:
+            self.patrols.note_work(legs, days)
 
     def track(self, offset: int, new: NewRequests, channel: np.ndarray | None, legs: Legs) -> None:
         if self.residents is not None:
@@ -72,3 +93,30 @@ class Behaviour:
             self.residents.observe(ready_times, now)
         if self.firms is not None:
             self.firms.observe(ready_times, now, day)
+        if self.patrols is not None:
+            self.patrols.end_day()
+
+
+def _duty_minutes(duties: DutyPlan, structure: Structure) -> np.ndarray:
+    """Per unit, server minutes of duties on an average open day (seasons averaged over the year)."""
+    out = np.zeros(structure.n_units)
+    for units, mean, minutes, _desk, months in duties.items:
+        out[units] += mean * minutes * len(months) / 12.0
+    return out
+
+
+def _grid_area(scenario: dict[str, Any], structure: Structure) -> np.ndarray:
+    """Per unit, km2 of its grid (NaN for units above the grid level): its catchment on the map,
+    an equal share of the city's area on the line."""
+    out = np.full(structure.n_units, np.nan)
+    city = structure.city_map
+    for kind in structure.kinds:
+        if kind.level != "grid":
+            continue
+        units = slice(kind.first, kind.first + kind.count)
+        if city is None:
+            out[units] = scenario["geography"]["area_km2"] / kind.count
+        else:
+            leaf_area = city.leaf.area_km2
+            out[units] = np.bincount(city.catchment[kind.name], weights=leaf_area, minlength=kind.count)
+    return out
