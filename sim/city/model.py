@@ -140,11 +140,14 @@ class GovernanceModel(mesa.Model):
             self._future.append(len(self._requests) - 1)
 
     def _plan(self, first_day: int, end_day: int) -> None:
+        if self.behaviour is not None:
+            self.behaviour.before_block()
         new = self.demand.days(first_day, end_day, self._undecided)
         legs = self.planner.plan(new.kind, new.location, new.segment,
                                  request_points(self.population, self._origins, new.kind, new.origin_agent))
         if self.behaviour is not None:
             self.behaviour.note_work(legs, end_day - first_day)
+            self.behaviour.track_block(self.engine.n_requests, new, legs)
         self._add(new, legs)
         if self.duties:
             self.engine.add_duties(first_day, *self.duties.days(first_day, end_day))

@@ -53,17 +53,20 @@ class Behaviour:
                                    patrol_rng)
                         if rules["patrols"]["enabled"] else None)
         self.demand = demand
+        # firms' kinds are not among them: their rates (entry, market size) change slowly and are
+        # set at the start of each block of planning (``before_block``)
         decided = set() if self.residents is None else {k.index for k in tracked_kinds(scenario, kinds)}
-        if self.firms is not None:
-            decided |= {k.index for k in self.firms.firm_kinds}
         if self.patrols is not None:
             decided |= {k.index for k in self.patrols.kinds}
         self.decided = decided  # kinds created day by day
 
-    def before_day(self, day: int) -> tuple[NewRequests, Legs] | None:
-        """Set the day's demand from firms' decisions; residents' follow-up contacts of the day."""
+    def before_block(self) -> None:
+        """Set the next block's firm demand from firms' decisions (entry rate, market size)."""
         if self.firms is not None:
             self.demand.factor.update(self.firms.volume_factors())
+
+    def before_day(self, day: int) -> tuple[NewRequests, Legs] | None:
+        """Residents' follow-up contacts of the day."""
         return None if self.residents is None else self.residents.follow_ups(day)
 
     def find(self, new: NewRequests) -> tuple[NewRequests, np.ndarray | None]:
@@ -83,8 +86,12 @@ class Behaviour:
             self.patrols.note_work(legs, days)
 
     def track(self, offset: int, new: NewRequests, channel: np.ndarray | None, legs: Legs) -> None:
+        """Remember the day's decided requests just planned (run-wide indices from ``offset``)."""
         if self.residents is not None:
             self.residents.track(offset, new, channel, legs)
+
+    def track_block(self, offset: int, new: NewRequests, legs: Legs) -> None:
+        """Remember a block's registrations and projects just planned."""
         if self.firms is not None:
             self.firms.track(offset, new, legs)
 
