@@ -657,12 +657,22 @@ class CompiledEngine:
         times = np.asarray(times, dtype=np.float64)
         seqs = np.arange(seq0, seq0 + len(times), dtype=np.int64)
         keep = slice(pos, n_arr)
-        all_t = np.concatenate((self._arr_t[keep], times))
-        all_s = np.concatenate((self._arr_s[keep], seqs))
-        all_l = np.concatenate((self._arr_l[keep], np.asarray(legs, dtype=np.int64)))
-        if len(all_t) > 1 and np.any(np.diff(all_t) < 0):  # seqs ascend, so a stable sort by time suffices
-            order = np.argsort(all_t, kind="stable")
-            all_t, all_s, all_l = all_t[order], all_s[order], all_l[order]
+        legs = np.asarray(legs, dtype=np.int64)
+        if len(times) > 1 and np.any(np.diff(times) < 0):  # seqs ascend, so a stable sort by time suffices
+            order = np.argsort(times, kind="stable")
+            times, seqs, legs = times[order], seqs[order], legs[order]
+        old_t = self._arr_t[keep]
+        if len(old_t) and len(times) and times[0] < old_t[-1]:
+            # merge two sorted runs (as a stable sort of their concatenation: at equal times the
+            # waiting ones first), without sorting what is already in order
+            at = np.searchsorted(old_t, times, side="right")
+            all_t = np.insert(old_t, at, times)
+            all_s = np.insert(self._arr_s[keep], at, seqs)
+            all_l = np.insert(self._arr_l[keep], at, legs)
+        else:
+            all_t = np.concatenate((old_t, times))
+            all_s = np.concatenate((self._arr_s[keep], seqs))
+            all_l = np.concatenate((self._arr_l[keep], legs))
         self._arr_t, self._arr_s, self._arr_l = all_t, all_s, all_l
         self._state[1] = seq0 + len(times)
         self._state[3], self._state[4] = 0, len(all_t)
