@@ -21,15 +21,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RULES = ("channels", "patience", "firms", "patrols")
+RULES = ("channels", "patience", "firms", "patrols", "redeployment")
 OFF = [arg for rule in RULES for arg in ("--set", f"behaviour.{rule}.enabled=false")]
 
 
 def whole_process(preset: str, extra: list[str], out: str) -> tuple[float, float]:
     """Wall seconds and peak resident memory (MB) of one `run.py run` process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "run", str(ROOT / "scenarios" / f"{preset}.toml"),
-                             "--scale", "1", "--out", out, *extra],
+    scenario = str(ROOT / "scenarios" / f"{preset}.toml")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "run", scenario, "--scale", "1",
+                             "--out", out, *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
@@ -66,7 +67,8 @@ def main() -> None:
             t_on, m_on = statistics.median(r[0] for r in on), max(r[1] for r in on)
             t_off, m_off = statistics.median(r[0] for r in no), max(r[1] for r in no)
             print(f"{preset:<16}{t_on:>11.2f}{m_on:>9,.0f}{t_off:>12.2f}{m_off:>9,.0f}{t_on / t_off:>7.2f}")
-    print(f"\none-year run at scale 0.01 in a warmed worker, median of {args.repeat} (target, rules on: <= 1 s)")
+    print(f"\none-year run at scale 0.01 in a warmed worker, median of {args.repeat} "
+          "(target, rules on: <= 1 s)")
     print(f"{'preset':<16}{'rules on s':>11}{'rules off s':>12}{'ratio':>7}")
     for preset in ("township", "longgang-2021"):
         t_on, t_off = warmed(preset, {}, args.repeat), warmed(preset, off, args.repeat)

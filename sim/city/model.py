@@ -10,6 +10,7 @@ import numpy as np
 
 from sim.city.agents import Firm, GovernmentUnit, GridWorker, Resident, UpperDivision
 from sim.city.behaviour import Behaviour, behaviour_on
+from sim.city.behaviour.redeployment import Redeployment
 from sim.city.catalogue import compile_catalogue, follow_up_kind
 from sim.city.demand import Demand, NewRequests, Population, request_points
 from sim.city.duties import DutyPlan
@@ -61,12 +62,15 @@ class GovernanceModel(mesa.Model):
                                     self.population, self.demand, self.duties, self.rng.spawn(1)[0])
                           if behaviour_on(scenario) else None)
         engine_class = QueueEngine if scenario["simulation"]["engine"] == "reference" else CompiledEngine
+        moving = scenario["behaviour"]["redeployment"]
+        self.redeployment = Redeployment(moving, self.structure) if moving["enabled"] else None
         self.engine = engine_class(self.structure.unit_servers.tolist(), self.structure.unit_calendar,
                                    self.structure.calendars["office"],
                                    self.structure.unit_service_factor.tolist(),
                                    self.structure.unit_overtime_minutes.tolist(),
                                    self.structure.unit_has_duties.tolist(),
-                                   self.structure.unit_has_desk_work.tolist())
+                                   self.structure.unit_has_desk_work.tolist(),
+                                   None if self.redeployment is None else self.redeployment.spare_servers())
         self._requests: list[NewRequests] = []
         self._future: list[int] = []  # chunks of _requests with some created at or after the day's start
         self._legs: list[Legs] = []
@@ -106,6 +110,8 @@ class GovernanceModel(mesa.Model):
         Residents' matters of the kinds they decide about (``sim.city.behaviour``) are created day
         by day from their decisions, after they have learned from the day before.
         """
+        if self.redeployment is not None and self.day and self.day % self.redeployment.cfg["every_days"] == 0:
+            self.redeployment.round(self.engine, self.day * DAY)
         if self.day >= self._planned_until:
             self._plan(self.day, min(self.day + PLAN_DAYS, max(self._horizon, self.day + 1)))
         if self.behaviour is not None:

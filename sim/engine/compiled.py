@@ -511,7 +511,7 @@ class CompiledEngine:
     def __init__(self, servers: list[int], calendars: list[WeeklyCalendar],
                  review_calendar: WeeklyCalendar, service_factor: list[float] | None = None,
                  overtime_minutes: list[float] | None = None, duty_units: list[bool] | None = None,
-                 desk_units: list[bool] | None = None) -> None:
+                 desk_units: list[bool] | None = None, spare_servers: list[int] | None = None) -> None:
         unique: list[WeeklyCalendar] = []
         for cal in [*calendars, review_calendar]:
             if not any(cal is u for u in unique):
@@ -522,8 +522,12 @@ class CompiledEngine:
                                   dtype=np.int64)
         self._review = next(i for i, u in enumerate(unique) if u is review_calendar)
         self._n_servers = np.asarray(servers, dtype=np.int64)
-        self._free_first = np.concatenate(([0], np.cumsum(self._n_servers)[:-1])).astype(np.int64)
-        self._free = np.zeros(int(self._n_servers.sum()), dtype=np.float64)
+        # slots per unit: its servers, and spare ones staff moved in can take (redeployment)
+        spare = np.asarray(spare_servers, dtype=np.int64) if spare_servers is not None else 0
+        self._slots = self._n_servers + spare
+        self._free_first = np.concatenate(([0], np.cumsum(self._slots)[:-1])).astype(np.int64)
+        self._free = np.zeros(int(self._slots.sum()), dtype=np.float64)
+        self.moves: list[tuple[float, int, int]] = []  # (time, from unit, to unit) of each server moved
         self._factor = np.asarray(service_factor if service_factor is not None else np.ones(len(servers)))
         self._state = np.zeros(5, dtype=np.int64)
         empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
@@ -563,7 +567,7 @@ class CompiledEngine:
                    for g in range(len(groups))]
         clocks = [[u for u in range(n) if self._ot_cap[u] > 0 and group_of.get(int(self._unit_cal[u])) == g]
                   for g in range(len(groups))]
-        self._wd = np.array([len(groups), 0, int(self._n_servers[duty].sum()) + 1 if n else 1, 0],
+        self._wd = np.array([len(groups), 0, int(self._slots[duty].sum()) + 1 if n else 1, 0],
                             dtype=np.int64)
         self._grp_cal = np.array(groups, dtype=np.int64)
         self._grp_day = np.array([first_open_day(self._unique[c], 0) for c in groups], dtype=np.int64)
@@ -573,7 +577,7 @@ class CompiledEngine:
         self._duty_units = np.array([u for m in members for u in m], dtype=np.int64)
         self._clock_ptr = np.concatenate(([0], np.cumsum([len(m) for m in clocks]))).astype(np.int64)
         self._clock_units = np.array([u for m in clocks for u in m], dtype=np.int64)
-        self._duty_servers = int(self._n_servers[duty].sum()) if n else 0
+        self._duty_servers = int(self._slots[duty].sum()) if n else 0
         self._clk_n = np.zeros(n, dtype=np.int64)
         self._clk_day = np.zeros((n, 0), dtype=np.int64)
         self._clk_start = np.zeros((n, 0))
@@ -722,6 +726,39 @@ class CompiledEngine:
             out[u] = clock_to_work(u, float(t), self._unique[self._unit_cal[u]].open, self._clk_n,
                                    self._clk_day, self._clk_start, self._clk_len)
         return out
+
+    def servers(self) -> np.ndarray:
+        """Servers on duty per unit now (their staff, after any moves)."""
+        return self._n_servers.copy()
+
+    def committed_minutes(self, t: float) -> np.ndarray:
+        """Per unit, working minutes of visits its servers have taken on beyond ``t`` (FCFS: each
+        visit is given to a server on arrival, so this is the unit's queue in minutes)."""
+        w = self.unit_to_work(t)
+        out = np.zeros(len(self._n_servers))
+        for u in np.flatnonzero(self._n_servers):
+            slots = self._free[self._free_first[u]: self._free_first[u] + self._n_servers[u]]
+            out[u] = np.maximum(slots - w[u], 0.0).sum()
+        return out
+
+    def move_server(self, t: float, source: int, target: int) -> None:
+        """Move one server from ``source`` to ``target`` at calendar minute ``t``: the least loaded
+        one, who first finishes the work already taken on (carried over to the new unit)."""
+        if self._n_servers[source] <= 1 or self._n_servers[target] >= self._slots[target]:
+            raise ValueError(f"cannot move a server from unit {source} to unit {target}")
+        w = self.unit_to_work(t)
+        first, n = int(self._free_first[source]), int(self._n_servers[source])
+        i = first + int(np.argmin(self._free[first: first + n]))
+        carried = max(self._free[i] - w[source], 0.0)
+        last = first + n - 1
+        self._free[[i, last]] = self._free[[last, i]]
+        self._seen[[i, last]] = self._seen[[last, i]]
+        self._n_servers[source] -= 1
+        j = int(self._free_first[target] + self._n_servers[target])
+        self._free[j] = w[target] + carried
+        self._seen[j] = w[target]
+        self._n_servers[target] += 1
+        self.moves.append((float(t), int(source), int(target)))
 
     def resolved_by(self, t: float) -> int:
         popped = _count_resolved(float(t), self._res_t, self._res_s, self._res_l, self._state)

@@ -77,10 +77,13 @@ class QueueEngine:
     def __init__(self, servers: list[int], calendars: list[WeeklyCalendar],
                  review_calendar: WeeklyCalendar, service_factor: list[float] | None = None,
                  overtime_minutes: list[float] | None = None, duty_units: list[bool] | None = None,
-                 desk_units: list[bool] | None = None) -> None:
+                 desk_units: list[bool] | None = None, spare_servers: list[int] | None = None) -> None:
         # per unit: server-free working times, a heap (a plain list scanned in index order at
         # units with desk work, where each server's idle time matters, as in the compiled core)
         self._free = [[0.0] * int(c) for c in servers]
+        self._slots = [int(c) + (int(spare_servers[u]) if spare_servers is not None else 0)
+                       for u, c in enumerate(servers)]
+        self.moves: list[tuple[float, int, int]] = []  # (time, from unit, to unit) of each server moved
         self._factor = np.asarray(service_factor if service_factor is not None else [1.0] * len(servers))
         self._calendars = calendars
         self._review = review_calendar
@@ -364,6 +367,35 @@ class QueueEngine:
         """Working minutes before calendar minute ``t``, per unit (overtime clocks included)."""
         return np.array([c.to_work(t) if c is not None else cal.to_work(t)
                          for c, cal in zip(self._clock, self._calendars, strict=True)])
+
+    def servers(self) -> np.ndarray:
+        """Servers on duty per unit now (their staff, after any moves)."""
+        return np.array([len(f) for f in self._free], dtype=np.int64)
+
+    def committed_minutes(self, t: float) -> np.ndarray:
+        """Per unit, working minutes of visits its servers have taken on beyond ``t``."""
+        w = self.unit_to_work(t)
+        return np.array([sum(max(f - w[u], 0.0) for f in servers) for u, servers in enumerate(self._free)])
+
+    def move_server(self, t: float, source: int, target: int) -> None:
+        """Move one server from ``source`` to ``target`` (as ``CompiledEngine.move_server``: the
+        least loaded, first by index, swapped with the last; carried work goes along)."""
+        servers, seen = self._free[source], self._seen[source]
+        if len(servers) <= 1 or len(self._free[target]) >= self._slots[target]:
+            raise ValueError(f"cannot move a server from unit {source} to unit {target}")
+        w = self.unit_to_work(t)
+        i = servers.index(min(servers))
+        carried = max(servers[i] - w[source], 0.0)
+        servers[i], seen[i] = servers[-1], seen[-1]
+        servers.pop()
+        seen.pop()
+        if not self._is_desk[source]:
+            heapq.heapify(servers)
+        self._free[target].append(w[target] + carried)
+        self._seen[target].append(w[target])
+        if not self._is_desk[target]:
+            heapq.heapify(self._free[target])
+        self.moves.append((float(t), int(source), int(target)))
 
     def resolved_by(self, t: float) -> int:
         """Requests resolved at or before ``t`` (``t`` must not decrease between calls)."""

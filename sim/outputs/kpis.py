@@ -152,9 +152,11 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
     if t.leg_role.any():
         kpis["approval_by_kind"] = _approval_by_kind(model, t, done)
     if structure.city_map is not None:
-        capacity = _open_minutes(model, lo, hi) * structure.unit_servers
+        capacity = _server_minutes(model, lo, hi)
         serving = np.bincount(t.leg_unit, weights=t.leg_busy, minlength=structure.n_units)  # requests only
         kpis["geography"] = map_kpis(model, t, lo, hi, serving, capacity, _first_real_leg(t))
+    if getattr(model, "redeployment", None) is not None:
+        kpis["redeployment"] = _redeployment(model)
     if getattr(model, "behaviour", None) is not None:
         kpis["behaviour"] = behaviour_kpis(model, t, lo, hi)
     resolved_in_window = int((original & (t.resolved >= lo) & (t.resolved <= hi)).sum())
@@ -292,6 +294,35 @@ def _open_minutes(model: Any, lo: float, hi: float) -> np.ndarray:
     return model.engine.unit_to_work(hi) - model.engine.unit_to_work(lo)
 
 
+def _redeployment(model: Any) -> dict[str, Any]:
+    """Staff moved between units (``behaviour.redeployment``): per pool, and the servers each
+    pooled unit kind has at the end against its own."""
+    rule, s = model.redeployment, model.structure
+    now = model.engine.servers()
+    out: dict[str, dict[str, int]] = {}
+    for kind in s.kinds:
+        if any(kind.first in units for units in rule.pools.values()):
+            span = slice(kind.first, kind.first + kind.count)
+            own, end = s.unit_servers[span], now[span]
+            out[kind.name] = {"own": int(own.sum()), "end": int(end.sum()),
+                              "units_above_own": int((end > own).sum())}
+    return {"moves": len(model.engine.moves), "moves_by_pool": dict(rule.moved), "servers_end_by_kind": out}
+
+
+def _server_minutes(model: Any, lo: float, hi: float) -> np.ndarray:
+    """Open server minutes of each unit in [lo, hi): its servers x its working minutes, corrected
+    for servers moved between units (``behaviour.redeployment``) from the move on."""
+    out = _open_minutes(model, lo, hi) * model.structure.unit_servers
+    moves = getattr(model.engine, "moves", [])
+    if moves:
+        end = model.engine.unit_to_work(hi)
+        for t, source, target in moves:
+            since = model.engine.unit_to_work(max(t, lo))
+            out[source] -= end[source] - since[source]
+            out[target] += end[target] - since[target]
+    return out
+
+
 def _duty_busy(model: Any, lo: float, hi: float) -> np.ndarray:
     """Server minutes of duties worked inside the window, per unit."""
     busy = np.zeros(model.structure.n_units)
@@ -339,8 +370,7 @@ def _utilisation(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, fl
     """Busy server minutes (requests and duties) / open server minutes (overtime included) in the
     KPI window, overall and by level."""
     structure = model.structure
-    open_minutes = _open_minutes(model, lo, hi)
-    capacity = open_minutes * structure.unit_servers
+    capacity = _server_minutes(model, lo, hi)
     busy = _busy_by_unit(model, t)
     out = {"overall": float(busy.sum() / capacity.sum()) if capacity.sum() > 0 else None}
     for i, level in enumerate(LEVELS):
@@ -405,8 +435,7 @@ def _upward_burden(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, 
 def _utilisation_by_unit(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, float | None]:
     """Busy / open server minutes per unit kind: where the load sits (org map, bottlenecks)."""
     structure = model.structure
-    open_minutes = _open_minutes(model, lo, hi)
-    capacity = np.bincount(structure.unit_kind, weights=open_minutes * structure.unit_servers,
+    capacity = np.bincount(structure.unit_kind, weights=_server_minutes(model, lo, hi),
                            minlength=len(structure.kinds))
     busy = np.bincount(structure.unit_kind[t.leg_unit], weights=t.leg_busy, minlength=len(structure.kinds))
     if structure.unit_has_duties.any():

@@ -13,6 +13,7 @@ CHANNELS = ("counter", "hall", "online", "hotline")
 the next level's hall (township or city service hall), online, or through the hotline."""
 
 AGE_GROUPS = ("under_40", "40_to_59", "60_and_over")
+MAX_COUNT_MOVES = 10_000
 
 CHANNEL_CHOICE = {
     "enabled": Field("bool", False, help="residents choose a channel for each matter (multinomial logit)"),
@@ -114,11 +115,29 @@ PATROLS = {
                           "sets it, M6)"),
 }
 
+REDEPLOYMENT = {
+    "enabled": Field("bool", False, help="leaders move staff between the units of a pool toward backlog "
+                     "every few weeks"),
+    "every_days": Field("int", 30, minimum=1, maximum=365, help="days between redeployment rounds"),
+    "pools": Field("map", {}, values=Field("list[str]"),
+                   help="pool name -> unit kinds whose units may lend staff to each other (one big "
+                   "department, its modules, or all instances of one kind)"),
+    "flexibility": Field("map", {}, values=Field("number", minimum=0, maximum=1),
+                         help="unit kind -> share of its staff that may be lent out in a round; kinds "
+                         "not named are rigid (they neither lend nor borrow)"),
+    "min_gap_hours": Field("number", 8.0, minimum=0, maximum=10_000,
+                           help="queued hours per server by which a unit must exceed another before one "
+                           "of the other's staff moves to it"),
+    "max_moves": Field("int", 20, minimum=0, maximum=MAX_COUNT_MOVES,
+                       help="most staff moved in one pool in one round"),
+}
+
 BEHAVIOUR = {
     "channels": Field("table", {}, schema=CHANNEL_CHOICE),
     "patience": Field("table", {}, schema=PATIENCE),
     "firms": Field("table", {}, schema=FIRMS),
     "patrols": Field("table", {}, schema=PATROLS),
+    "redeployment": Field("table", {}, schema=REDEPLOYMENT),
     "satisfaction": Field("table", {}, schema=SATISFACTION,
                           help="scores of experiences (computed whenever a rule above is on)"),
 }

@@ -143,7 +143,6 @@ def check_unit_functions(scenario: dict[str, Any], path: str) -> None:
     if not scenario.get("functions"):
         return  # checked after routing (cross_check): a request's own typo is reported first
     check_unit_function_names(scenario, path)
-    _check_behaviour(scenario, path)
 
 
 def _check_behaviour(scenario: dict[str, Any], path: str) -> None:
@@ -161,6 +160,22 @@ def _check_behaviour(scenario: dict[str, Any], path: str) -> None:
                                 f"one per age group ({', '.join(AGE_GROUPS)})")
     if sum(channels["age_shares"]) <= 0:
         raise ScenarioError(path, "behaviour.channels.age_shares", "must not all be 0")
+    moving = rules["redeployment"]
+    units = scenario["units"]
+    seen: dict[str, str] = {}
+    for pool, kinds in moving["pools"].items():
+        for kind in kinds:
+            if kind not in units:
+                raise ScenarioError(path, f"behaviour.redeployment.pools.{pool}", f"unknown unit kind "
+                                    f"'{kind}'; allowed: {', '.join(units)}")
+            if kind in seen:
+                raise ScenarioError(path, f"behaviour.redeployment.pools.{pool}", f"unit kind '{kind}' "
+                                    f"is already in pool '{seen[kind]}'; a kind belongs to one pool")
+            seen[kind] = pool
+    for kind in moving["flexibility"]:
+        if kind not in units:
+            raise ScenarioError(path, f"behaviour.redeployment.flexibility.{kind}", "unknown unit kind; "
+                                f"allowed: {', '.join(units)}")
     if not (channels["enabled"] or rules["patience"]["enabled"]):
         return
     if not channels["kinds"] and not any(r["origin"] == "resident" and r["category"] == "personal"
@@ -248,6 +263,7 @@ def cross_check(scenario: dict[str, Any], path: str) -> None:
     for name, kind in scenario["requests"].items():
         _check_request(name, kind, scenario, path)
     check_unit_function_names(scenario, path)
+    _check_behaviour(scenario, path)
 
 
 def _check_geography(scenario: dict[str, Any], path: str) -> None:
