@@ -386,6 +386,12 @@ def _per_head_week(model: Any, per_unit_minutes: np.ndarray, lo: float, hi: floa
     weeks = (hi - lo) / (7 * DAY)
     per_kind = np.bincount(structure.unit_kind, weights=per_unit_minutes, minlength=len(structure.kinds))
     headcount = np.array([k.staff * k.count for k in structure.kinds], dtype=float)
+    if getattr(model.engine, "moves", None):  # staff moved between kinds: heads over time
+        kinds = len(structure.kinds)
+        actual = np.bincount(structure.unit_kind, weights=_server_minutes(model, lo, hi), minlength=kinds)
+        nominal = np.bincount(structure.unit_kind, minlength=kinds,
+                              weights=_open_minutes(model, lo, hi) * structure.unit_servers)
+        headcount *= np.divide(actual, nominal, out=np.ones(kinds), where=nominal > 0)
     level = np.array([LEVELS.index(k.level) for k in structure.kinds])
 
     def hours(minutes: float, people: float) -> float | None:

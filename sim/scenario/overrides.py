@@ -144,6 +144,9 @@ def _overwritten(raw: dict[str, Any], overrides: dict[str, Any], key: str, other
     index = len(reforms) - 1
     for i in range(len(reforms)):
         head = {**copy.deepcopy(raw), "reforms": reforms[: i + 1]}
+        # redeployment pools may name units only later reforms create: not part of this question
+        head.get("behaviour", {}).get("redeployment", {}).pop("pools", None)
+        head.get("behaviour", {}).get("redeployment", {}).pop("flexibility", None)
         try:
             a = lookup(build(apply_overrides(head, overrides, path), path), key)
             b = lookup(build(apply_overrides(head, {**overrides, key: other}, path), path), key)
