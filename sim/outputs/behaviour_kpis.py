@@ -80,7 +80,18 @@ def _firms(f: Any, lo: float, hi: float) -> dict[str, Any]:
         "expected_procedures": float(f.expected[0, 0]),
         "expected_registration_days": float(f.expected[0, 1]),
         "projects_given_up_share": f.projects_given_up / f.projects_made if f.projects_made else None,
+        "satisfaction": _firm_satisfaction(f, lo, hi),
     }
+
+
+def _firm_satisfaction(f: Any, lo: float, hi: float) -> dict[str, float | None]:
+    """Scores of registrations and projects that ended in the KPI window (given up: 0)."""
+    day = np.asarray(f.scores["day"], dtype=float)
+    score = np.asarray(f.scores["score"], dtype=float)
+    project = np.asarray(f.scores["project"], dtype=bool)
+    window = (day * DAY > lo) & (day * DAY <= hi)
+    return {"mean": _mean(score[window]), "share_satisfied": _share(score[window] >= SATISFIED),
+            "registration": _mean(score[window & ~project]), "project": _mean(score[window & project])}
 
 
 def _residents(b: Any, t: Any, lo: float, hi: float) -> dict[str, Any]:

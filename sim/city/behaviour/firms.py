@@ -29,6 +29,7 @@ import numpy as np
 
 from sim.city.approvals import VISIT
 from sim.city.behaviour.learning import smooth_rows
+from sim.city.behaviour.satisfaction import experience_score
 from sim.city.catalogue import RequestKind
 from sim.city.demand import NewRequests
 from sim.engine.calendars import DAY
@@ -54,8 +55,9 @@ class FirmBehaviour:
     """
 
     def __init__(self, cfg: dict[str, Any], kinds: list[RequestKind], firms: float,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, satisfaction: dict[str, Any] | None = None) -> None:
         self.cfg = cfg
+        self.satisfaction_cfg = satisfaction
         self.rng = rng
         self.registration = next(k.index for k in kinds if k.name == cfg["registration_kind"])
         self.projects = [k.index for k in kinds if k.name in cfg["project_kinds"]]
@@ -63,6 +65,10 @@ class FirmBehaviour:
         self.start = float(firms)
         self.firms = float(firms)
         self.expected = np.array([[cfg["reference_procedures"], cfg["reference_days"]]])
+        # what investors expect a project to take (days), learned like founders' expectations
+        self.project_expected = np.array([[cfg["reference_days"]]])
+        # scored experiences: (day scored, is project, score)
+        self.scores: dict[str, list[float]] = {"day": [], "project": [], "score": []}
         self.log: dict[str, list[float]] = {"day": [], "firms": [], "entries": [], "exits": [],
                                             "multiplier": [], "registrations": []}
         self._registrations = 0  # made today
@@ -71,6 +77,8 @@ class FirmBehaviour:
         self._is_project = np.zeros(0, dtype=bool)
         self._patience = np.zeros(0)
         self._procedures = np.zeros(0)
+        self._trips = np.zeros(0)
+        self._expect = np.zeros(0)  # days expected when the firm applied
         self.done_days = {"registration": [], "project": []}
         self.projects_given_up = 0
         self.projects_made = 0
@@ -91,6 +99,7 @@ class FirmBehaviour:
         if not len(mine):
             return
         windows = np.bincount(legs.request, weights=(legs.role == VISIT) & ~legs.bounce, minlength=len(new))
+        trips = np.bincount(legs.request, weights=legs.trip, minlength=len(new))
         project = new.kind[mine] != self.registration
         sigma2 = np.log1p(PROJECT_CV ** 2)
         patience = self.rng.lognormal(np.log(self.cfg["project_patience_days"]) - sigma2 / 2, np.sqrt(sigma2),
@@ -100,6 +109,9 @@ class FirmBehaviour:
         self._is_project = np.concatenate((self._is_project, project))
         self._patience = np.concatenate((self._patience, np.where(project, patience, np.inf)))
         self._procedures = np.concatenate((self._procedures, windows[mine]))
+        self._trips = np.concatenate((self._trips, trips[mine]))
+        self._expect = np.concatenate((self._expect, np.where(project, self.project_expected[0, 0],
+                                                              self.expected[0, 1])))
         self.projects_made += int(project.sum())
         self._registrations += int((~project).sum())
 
@@ -117,9 +129,15 @@ class FirmBehaviour:
             outcome = np.column_stack((self._procedures[registered], waited[registered]))
             smooth_rows(self.expected, np.zeros(entries, dtype=np.int64), outcome, self.cfg["memory"])
             self.done_days["registration"].extend(waited[registered].tolist())
-        self.done_days["project"].extend(waited[done & self._is_project].tolist())
+        finished = done & self._is_project
+        if finished.any():
+            smooth_rows(self.project_expected, np.zeros(int(finished.sum()), dtype=np.int64),
+                        waited[finished, None], self.cfg["memory"])
+        self.done_days["project"].extend(waited[finished].tolist())
+        if self.satisfaction_cfg is not None:
+            self._score(done | gave_up, waited, gave_up, day)
         keep = ~done & ~gave_up
-        for name in ("_requests", "_created", "_is_project", "_patience", "_procedures"):
+        for name in ("_requests", "_created", "_is_project", "_patience", "_procedures", "_trips", "_expect"):
             setattr(self, name, getattr(self, name)[keep])
         exits = int(self.rng.poisson(self.firms * self.cfg["exit_rate"] / 365.0))
         self.firms = max(self.firms + entries - exits, 0.0)
@@ -127,3 +145,14 @@ class FirmBehaviour:
                            ("multiplier", self.multiplier()), ("registrations", self._registrations)):
             self.log[key].append(value)
         self._registrations = 0
+
+    def _score(self, ended: np.ndarray, waited: np.ndarray, gave_up: np.ndarray, day: int) -> None:
+        """Firms' satisfaction with registrations and projects that ended (``satisfaction``): a
+        project given up scores 0."""
+        if not ended.any():
+            return
+        score = experience_score(self.satisfaction_cfg, waited[ended], self._expect[ended],
+                                 self._trips[ended], np.zeros(int(ended.sum())), gave_up[ended])
+        self.scores["day"].extend([day] * len(score))
+        self.scores["project"].extend(self._is_project[ended].tolist())
+        self.scores["score"].extend(score.tolist())

@@ -46,7 +46,8 @@ class Behaviour:
         self.residents = (ResidentBehaviour(scenario, kinds, follow_up, structure, planner, population,
                                             resident_rng)
                           if rules["channels"]["enabled"] or rules["patience"]["enabled"] else None)
-        self.firms = (FirmBehaviour(rules["firms"], kinds, scenario["population"]["firms"], firm_rng)
+        self.firms = (FirmBehaviour(rules["firms"], kinds, scenario["population"]["firms"], firm_rng,
+                                    rules["satisfaction"])
                       if rules["firms"]["enabled"] else None)
         self.patrols = (PatrolRule(rules["patrols"], patrol_kinds(scenario, kinds), structure,
                                    _duty_minutes(duties, structure), _grid_area(scenario, structure),
