@@ -269,7 +269,7 @@ def test_market_entities_add_up_and_slow_approvals_lose_projects(tmp_path: Path)
     # firms' satisfaction: slower approvals and lost projects please less
     assert flat["satisfaction"]["mean"] > township["satisfaction"]["mean"]
     scores = np.asarray(f.scores["score"])
-    assert ((0 <= scores) & (scores <= 1)).all() and len(scores) > 100
+    assert ((scores >= 0) & (scores <= 1)).all() and len(scores) > 100
 
 
 def _patrol_rule(overrides: dict) -> tuple:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,13 @@ def compile_catalogue(scenario: dict[str, Any]) -> list[RequestKind]:
             arrival_calendar=cfg["arrival_calendar"], high_frequency=cfg["high_frequency"],
         ))
     return kinds
+
+
+def kinds_named(kinds: list[RequestKind], names: list[str],
+                default: Callable[[RequestKind], bool]) -> list[RequestKind]:
+    """The kinds a rule applies to: those ``names`` lists, or, with none listed, those ``default``
+    selects."""
+    return [k for k in kinds if k.name in names] if names else [k for k in kinds if default(k)]
 
 
 def follow_up_kind(index: int, scenario: dict[str, Any]) -> RequestKind:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.city.catalogue import RequestKind
+from sim.city.catalogue import RequestKind, kinds_named
 from sim.city.demand import NewRequests
 from sim.city.planner import HOTLINE
 from sim.city.structure import Structure
@@ -38,10 +38,9 @@ WORK_MEMORY = 0.2  # assumed: a grid's recent request work is smoothed over abou
 
 
 def patrol_kinds(scenario: dict[str, Any], kinds: list[RequestKind]) -> list[RequestKind]:
-    names = scenario["behaviour"]["patrols"]["kinds"]
-    if names:
-        return [k for k in kinds if k.name in names]
-    return [k for k in kinds if k.origin == "grid_worker" and k.rate_basis == "residents"]
+    """Kinds found on patrol: ``patrols.kinds``, or every grid-worker kind arising from places."""
+    return kinds_named(kinds, scenario["behaviour"]["patrols"]["kinds"],
+                       lambda k: k.origin == "grid_worker" and k.rate_basis == "residents")
 
 
 class PatrolRule:

@@ -20,7 +20,7 @@ from sim.city.behaviour.learning import Expectations
 from sim.city.behaviour.patience import draw_patience, due
 from sim.city.behaviour.satisfaction import experience_score
 from sim.city.behaviour.tracking import Tracked
-from sim.city.catalogue import RequestKind
+from sim.city.catalogue import RequestKind, kinds_named
 from sim.city.demand import NewRequests, Population
 from sim.city.distributions import sample_durations
 from sim.city.planner import COUNTER, Planner
@@ -32,10 +32,8 @@ from sim.scenario.schema import SEGMENTS
 
 def tracked_kinds(scenario: dict[str, Any], kinds: list[RequestKind]) -> list[RequestKind]:
     """Kinds residents follow: ``channels.kinds``, or every resident kind of category personal."""
-    names = scenario["behaviour"]["channels"]["kinds"]
-    if names:
-        return [k for k in kinds if k.name in names]
-    return [k for k in kinds if k.origin == "resident" and k.category == "personal"]
+    return kinds_named(kinds, scenario["behaviour"]["channels"]["kinds"],
+                       lambda k: k.origin == "resident" and k.category == "personal")
 
 
 class ResidentBehaviour:
