@@ -37,6 +37,8 @@ bench: $(VENV)/installed
 	$(PYTHON) benchmarks/ciw_compare.py
 	$(PYTHON) benchmarks/batch.py
 	$(PYTHON) benchmarks/staffing.py
+	$(PYTHON) benchmarks/map.py
+	$(PYTHON) benchmarks/behaviour.py
 
 clean:
 	rm -rf $(VENV) results/main results/compare
