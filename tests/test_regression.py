@@ -58,7 +58,7 @@ def old_values(name: str) -> dict[str, object]:
                               "geography.model": "line",
                               "behaviour.channels.enabled": False, "behaviour.patience.enabled": False,
                               "behaviour.firms.enabled": False, "behaviour.patrols.enabled": False,
-                              "behaviour.redeployment.enabled": False,
+                              "behaviour.redeployment.enabled": False, "behaviour.whistle.enabled": False,
                               # grid workers' reports per worker again, not from places
                               "requests.incident.rate_basis": "origin",
                               "requests.incident.rate_per_year": 365.0,

@@ -11,6 +11,7 @@ import numpy as np
 from sim.city.agents import Firm, GovernmentUnit, GridWorker, Resident, UpperDivision
 from sim.city.behaviour import Behaviour, behaviour_on
 from sim.city.behaviour.redeployment import Redeployment
+from sim.city.behaviour.whistle import Whistle
 from sim.city.catalogue import compile_catalogue, follow_up_kind
 from sim.city.demand import Demand, NewRequests, Population, request_points
 from sim.city.duties import DutyPlan
@@ -64,13 +65,16 @@ class GovernanceModel(mesa.Model):
         engine_class = QueueEngine if scenario["simulation"]["engine"] == "reference" else CompiledEngine
         moving = scenario["behaviour"]["redeployment"]
         self.redeployment = Redeployment(moving, self.structure) if moving["enabled"] else None
+        whistle = scenario["behaviour"]["whistle"]
+        self.whistle = Whistle(whistle, self.structure, catalogue) if whistle["enabled"] else None
         self.engine = engine_class(self.structure.unit_servers.tolist(), self.structure.unit_calendar,
                                    self.structure.calendars["office"],
                                    self.structure.unit_service_factor.tolist(),
                                    self.structure.unit_overtime_minutes.tolist(),
                                    self.structure.unit_has_duties.tolist(),
                                    self.structure.unit_has_desk_work.tolist(),
-                                   None if self.redeployment is None else self.redeployment.spare_servers())
+                                   None if self.redeployment is None else self.redeployment.spare_servers(),
+                                   None if self.whistle is None else self.whistle.reserved.tolist())
         self._requests: list[NewRequests] = []
         self._future: list[int] = []  # chunks of _requests with some created at or after the day's start
         self._legs: list[Legs] = []
@@ -133,6 +137,8 @@ class GovernanceModel(mesa.Model):
         points = request_points(self.population, self._origins, new.kind, new.origin_agent)
         channel = behaviour.choose(new, points, reported)
         legs = self.planner.plan(new.kind, new.location, new.segment, points, channel=channel)
+        if self.whistle is not None:
+            self.whistle.mark(legs)
         behaviour.track(self.engine.n_requests, new, channel, legs)
         behaviour.note_work(legs, 1)
         self._add(new, legs)
@@ -151,6 +157,8 @@ class GovernanceModel(mesa.Model):
         new = self.demand.days(first_day, end_day, self._undecided)
         legs = self.planner.plan(new.kind, new.location, new.segment,
                                  request_points(self.population, self._origins, new.kind, new.origin_agent))
+        if self.whistle is not None:
+            self.whistle.mark(legs)
         if self.behaviour is not None:
             self.behaviour.note_work(legs, end_day - first_day)
             self.behaviour.track_block(self.engine.n_requests, new, legs)
@@ -182,10 +190,10 @@ class GovernanceModel(mesa.Model):
     def legs(self) -> Legs:
         """All legs so far, columnar, with run-wide request indices."""
         return Legs(*(np.concatenate(c) for c in zip(
-            *[(g.request, g.unit, g.service, g.lead_days, g.handoff, g.trip, g.bounce, g.role, g.travel)
-              for g in self._legs], strict=True)))
+            *[(g.request, g.unit, g.service, g.lead_days, g.handoff, g.trip, g.bounce, g.role, g.travel,
+               g.priority) for g in self._legs], strict=True)))
 
 
 def _shift(legs: Legs, offset: int) -> Legs:
     return Legs(legs.request + offset, legs.unit, legs.service, legs.lead_days, legs.handoff,
-                legs.trip, legs.bounce, legs.role, legs.travel)
+                legs.trip, legs.bounce, legs.role, legs.travel, legs.priority)

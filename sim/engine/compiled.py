@@ -341,8 +341,8 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
                free, free_first, n_servers, unit_cal, review, wd, ot_cap, clk_n, clk_day, clk_start, clk_len,
                pend_head, pend_tail, pend_next, grp_cal, grp_day, grp_closing, grp_wants_close, duty_ptr,
                duty_units, clock_ptr, clock_units, duty_min, dlog_unit, dlog_begin, dlog_min, is_desk,
-               desk_b, seen, desk_min, always, open_, day_minutes, week_minutes, n_days, days, before,
-               is_work, has_ex, ex_n, ex_day, ex_open, ex_before):
+               desk_b, seen, desk_min, leg_prio, reserved, always, open_, day_minutes, week_minutes, n_days,
+               days, before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before):
     """state = [heap size, next seq, resolutions heap size, next arrival, arrivals];
     wd = [day-event groups, duty shares logged, most log entries one event can add, set to 1
     when the kernel stopped early for room in the log (call again after growing it)].
@@ -414,8 +414,10 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
             w = _to_work(c, t, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n,
                          ex_day, ex_open, ex_before)
         first = free_first[unit]
+        # a unit's last ``reserved`` servers take priority visits only (officers on call)
+        m = n_servers[unit] if leg_prio[leg] else n_servers[unit] - reserved[unit]
         best = first
-        for k in range(first + 1, first + n_servers[unit]):
+        for k in range(first + 1, first + m):
             if free[k] < free[best]:
                 best = k
         if is_desk[unit]:
@@ -511,7 +513,8 @@ class CompiledEngine:
     def __init__(self, servers: list[int], calendars: list[WeeklyCalendar],
                  review_calendar: WeeklyCalendar, service_factor: list[float] | None = None,
                  overtime_minutes: list[float] | None = None, duty_units: list[bool] | None = None,
-                 desk_units: list[bool] | None = None, spare_servers: list[int] | None = None) -> None:
+                 desk_units: list[bool] | None = None, spare_servers: list[int] | None = None,
+                 reserved_servers: list[int] | None = None) -> None:
         unique: list[WeeklyCalendar] = []
         for cal in [*calendars, review_calendar]:
             if not any(cal is u for u in unique):
@@ -528,6 +531,9 @@ class CompiledEngine:
         self._free_first = np.concatenate(([0], np.cumsum(self._slots)[:-1])).astype(np.int64)
         self._free = np.zeros(int(self._slots.sum()), dtype=np.float64)
         self.moves: list[tuple[float, int, int]] = []  # (time, from unit, to unit) of each server moved
+        # per unit: its last servers kept for priority visits (a department's officers on call)
+        self._reserved = (np.asarray(reserved_servers, dtype=np.int64) if reserved_servers is not None
+                          else np.zeros(len(self._n_servers), dtype=np.int64))
         self._factor = np.asarray(service_factor if service_factor is not None else np.ones(len(servers)))
         self._state = np.zeros(5, dtype=np.int64)
         empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
@@ -536,6 +542,7 @@ class CompiledEngine:
         self._res_t, self._res_s, self._res_l = empty_f.copy(), empty_i.copy(), empty_i.copy()
         self._unit, self._req, self._service = empty_i.copy(), empty_i.copy(), empty_f.copy()
         self._lead, self._handoff = empty_f.copy(), empty_f.copy()
+        self._prio = np.zeros(0, dtype=np.bool_)
         self._arrive, self._start, self._end = empty_f.copy(), empty_f.copy(), empty_f.copy()
         self._start_w, self._end_w = empty_f.copy(), empty_f.copy()
         self._last_leg, self._ready = empty_i.copy(), empty_f.copy()
@@ -629,6 +636,8 @@ class CompiledEngine:
         _check_inputs(created, legs, len(self._n_servers))
         counts, first = leg_layout(n_req, legs, leg0)
         n_legs = leg0 + len(legs)
+        self._prio = _grow(self._prio, n_legs, False)
+        self._prio[leg0:n_legs] = legs.priority
         for name, fill in (("_unit", None), ("_req", None), ("_service", None), ("_lead", None),
                            ("_handoff", None), ("_arrive", np.nan), ("_start", np.nan), ("_end", np.nan),
                            ("_start_w", np.nan), ("_end_w", np.nan)):
@@ -698,8 +707,8 @@ class CompiledEngine:
                        self._pend_head, self._pend_tail, self._pend_next, self._grp_cal, self._grp_day,
                        self._grp_closing, self._grp_wants_close, self._duty_ptr, self._duty_units,
                        self._clock_ptr, self._clock_units, self._duty_min, self._dlog_unit, self._dlog_begin,
-                       self._dlog_min, self._is_desk, self._desk_b, self._seen, self._desk_min,
-                       *self._cal_arrays)
+                       self._dlog_min, self._is_desk, self._desk_b, self._seen, self._desk_min, self._prio,
+                       self._reserved, *self._cal_arrays)
             if not self._wd[3]:
                 break
             self._wd[3] = 0  # the duty log filled up: grow it and go on where the kernel stopped
@@ -744,19 +753,23 @@ class CompiledEngine:
     def move_server(self, t: float, source: int, target: int) -> None:
         """Move one server from ``source`` to ``target`` at calendar minute ``t``: the least loaded
         one, who first finishes the work already taken on (carried over to the new unit)."""
-        if self._n_servers[source] <= 1 or self._n_servers[target] >= self._slots[target]:
+        if (self._n_servers[source] <= 1 + self._reserved[source]
+                or self._n_servers[target] >= self._slots[target]):
             raise ValueError(f"cannot move a server from unit {source} to unit {target}")
         w = self.unit_to_work(t)
-        first, n = int(self._free_first[source]), int(self._n_servers[source])
-        i = first + int(np.argmin(self._free[first: first + n]))
+        first, n, r = int(self._free_first[source]), int(self._n_servers[source]), int(self._reserved[source])
+        i = first + int(np.argmin(self._free[first: first + n - r]))  # servers on call stay
         carried = max(self._free[i] - w[source], 0.0)
-        last = first + n - 1
-        self._free[[i, last]] = self._free[[last, i]]
-        self._seen[[i, last]] = self._seen[[last, i]]
+        last = first + n - r - 1
+        for column in (self._free, self._seen):
+            column[[i, last]] = column[[last, i]]
+            column[last: first + n - 1] = column[last + 1: first + n].copy()  # the on-call block moves down
         self._n_servers[source] -= 1
-        j = int(self._free_first[target] + self._n_servers[target])
-        self._free[j] = w[target] + carried
-        self._seen[j] = w[target]
+        first, n, r = int(self._free_first[target]), int(self._n_servers[target]), int(self._reserved[target])
+        j = first + n - r
+        for column, value in ((self._free, w[target] + carried), (self._seen, w[target])):
+            column[j + 1: first + n + 1] = column[j: first + n].copy()  # and up, to make room
+            column[j] = value
         self._n_servers[target] += 1
         self.moves.append((float(t), int(source), int(target)))
 

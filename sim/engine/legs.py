@@ -28,12 +28,16 @@ class Legs:
     # corrected file handed in again (``sim.city.approvals``); the engine times all alike
     travel: np.ndarray | None = None  # minutes of ``service`` a field team spends reaching the
     # place (one way), so on-scene time can be told from service; zeros when none
+    priority: np.ndarray | None = None  # a summoned visit (the community's whistle): it may take a
+    # unit's servers on call (``reserved_servers``), which other visits never take
 
     def __post_init__(self) -> None:
         if self.role is None:
             self.role = np.zeros(len(self.unit), dtype=np.int8)
         if self.travel is None:
             self.travel = np.zeros(len(self.unit))
+        if self.priority is None:
+            self.priority = np.zeros(len(self.unit), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.unit)

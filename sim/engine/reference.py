@@ -77,13 +77,19 @@ class QueueEngine:
     def __init__(self, servers: list[int], calendars: list[WeeklyCalendar],
                  review_calendar: WeeklyCalendar, service_factor: list[float] | None = None,
                  overtime_minutes: list[float] | None = None, duty_units: list[bool] | None = None,
-                 desk_units: list[bool] | None = None, spare_servers: list[int] | None = None) -> None:
+                 desk_units: list[bool] | None = None, spare_servers: list[int] | None = None,
+                 reserved_servers: list[int] | None = None) -> None:
         # per unit: server-free working times, a heap (a plain list scanned in index order at
         # units with desk work, where each server's idle time matters, as in the compiled core)
         self._free = [[0.0] * int(c) for c in servers]
         self._slots = [int(c) + (int(spare_servers[u]) if spare_servers is not None else 0)
                        for u, c in enumerate(servers)]
         self.moves: list[tuple[float, int, int]] = []  # (time, from unit, to unit) of each server moved
+        # per unit: its last servers kept for priority visits; such a unit keeps its servers as a
+        # list in index order (as the compiled core), not a heap
+        self._reserved = ([int(r) for r in reserved_servers] if reserved_servers is not None
+                          else [0] * len(servers))
+        self._prio: list[bool] = []
         self._factor = np.asarray(service_factor if service_factor is not None else [1.0] * len(servers))
         self._calendars = calendars
         self._review = review_calendar
@@ -157,6 +163,7 @@ class QueueEngine:
             return
         counts, first = leg_layout(n_req, legs, leg0)
         self._unit += legs.unit.tolist()
+        self._prio += legs.priority.tolist()
         self._service += (legs.service * self._factor[legs.unit]).tolist()
         self._lead += legs.lead_days.tolist()
         self._handoff += legs.handoff.tolist()
@@ -174,7 +181,7 @@ class QueueEngine:
     def run_until(self, t_end: float) -> None:
         """Process every arrival (and, with a working day, every opening and closing) at or before
         ``t_end``."""
-        if self._schedule is not None:
+        if self._schedule is not None or any(self._reserved):
             self._run_with_workday(t_end)
             return
         heap, heappop, heappush, heapreplace = self._heap, heapq.heappop, heapq.heappush, heapq.heapreplace
@@ -218,9 +225,8 @@ class QueueEngine:
         """The same loop with day events: at equal times closings, then openings, then arrivals."""
         heap = self._heap
         schedule = self._schedule
-        assert schedule is not None
         while True:
-            t_day, group = schedule.next()
+            t_day, group = schedule.next() if schedule is not None else (math.inf, -1)
             t_req = heap[0][0] if heap else math.inf
             if t_day <= t_req and t_day <= t_end:
                 self._day_event(group, t_day)
@@ -300,9 +306,12 @@ class QueueEngine:
         clock = self._clock[unit]
         servers = self._free[unit]
         w = clock.to_work(t) if clock is not None else self._calendars[unit].to_work(t)
-        if self._is_desk[unit]:  # the first server free, by index; its idle time until now does desk work
-            best = min(range(len(servers)), key=servers.__getitem__)
-            self._fill(unit, best, w)
+        if self._is_desk[unit] or self._reserved[unit]:  # the first server free, by index (desk work
+            # fills its idle time until now; servers on call take priority visits only)
+            m = len(servers) if self._prio[leg] else len(servers) - self._reserved[unit]
+            best = min(range(m), key=servers.__getitem__)
+            if self._is_desk[unit]:
+                self._fill(unit, best, w)
             s = servers[best]
             begin = w if w > s else s
             finish = begin + self._service[leg]
@@ -381,20 +390,24 @@ class QueueEngine:
         """Move one server from ``source`` to ``target`` (as ``CompiledEngine.move_server``: the
         least loaded, first by index, swapped with the last; carried work goes along)."""
         servers, seen = self._free[source], self._seen[source]
-        if len(servers) <= 1 or len(self._free[target]) >= self._slots[target]:
+        if len(servers) <= 1 + self._reserved[source] or len(self._free[target]) >= self._slots[target]:
             raise ValueError(f"cannot move a server from unit {source} to unit {target}")
         w = self.unit_to_work(t)
-        i = servers.index(min(servers))
+        normal = len(servers) - self._reserved[source]  # servers on call stay
+        i = min(range(normal), key=servers.__getitem__)
         carried = max(servers[i] - w[source], 0.0)
-        servers[i], seen[i] = servers[-1], seen[-1]
-        servers.pop()
-        seen.pop()
-        if not self._is_desk[source]:
+        last = normal - 1
+        servers[i], seen[i] = servers[last], seen[last]
+        servers.pop(last)
+        seen.pop(last)
+        if not (self._is_desk[source] or self._reserved[source]):
             heapq.heapify(servers)
-        self._free[target].append(w[target] + carried)
-        self._seen[target].append(w[target])
-        if not self._is_desk[target]:
-            heapq.heapify(self._free[target])
+        into = self._free[target]
+        at = len(into) - self._reserved[target]
+        into.insert(at, w[target] + carried)
+        self._seen[target].insert(at, w[target])
+        if not (self._is_desk[target] or self._reserved[target]):
+            heapq.heapify(into)
         self.moves.append((float(t), int(source), int(target)))
 
     def resolved_by(self, t: float) -> int:

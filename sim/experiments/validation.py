@@ -100,6 +100,10 @@ CHECKS = [
     Check("B4", "township: residents' personal matters brought online (calibrated: "
           "behaviour.channels.online_constant, tools/calibrate_channels.py)", "27.6 %", "+-10 %",
           _kpi("township", "behaviour", "online_share"), within(0.276, 0.10), kind="calibrated"),
+    Check("F14", "longgang-2021: residents satisfied with matters the community passed up by blowing "
+          "the whistle (predicted: expectation-disconfirmation scores, assumed; an officer on call per "
+          "summoned department)", "100 %", ">= 95 %",
+          _kpi("longgang-2021", "whistle", "satisfaction", "share_satisfied"), lambda x: x >= 0.95),
     Check("F13", "longgang-2021: grassroots problems and services resolved at community level or below",
           "> 80 %", "mean > 0.80",
           _kpi("longgang-2021", "share_resolved_community_or_below"), lambda x: x > 0.80),

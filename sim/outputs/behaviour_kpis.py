@@ -157,3 +157,26 @@ def _by_group(group: np.ndarray, values: np.ndarray, n: int) -> list[float | Non
     count = np.bincount(group, minlength=n)
     total = np.bincount(group, weights=values, minlength=n)
     return [float(total[i] / count[i]) if count[i] else None for i in range(n)]
+
+
+def whistle_kpis(model: Any, t: Any, lo: float, hi: float) -> dict[str, Any]:
+    """Summons (``behaviour.whistle``) arriving in the KPI window: how many, hours until the
+    summoned officer took the matter up, the share within the deadline (summons still waiting
+    past it count as missed), and residents' satisfaction with summoned matters (F14)."""
+    cfg = model.whistle.cfg
+    summons = t.leg_priority & (t.leg_arrive >= lo)
+    waited = (t.leg_start[summons] - t.leg_arrive[summons]) / 60.0
+    started = ~np.isnan(waited) & (t.leg_start[summons] <= hi)
+    deadline = cfg["response_hours"]
+    due = started | (t.leg_arrive[summons] + deadline * 60.0 <= hi)
+    met = started & (waited <= deadline)
+    out: dict[str, Any] = {"summons": int(summons.sum()), "response_hours": _mean(waited[started]),
+                           "within_deadline": float(met[due].mean()) if due.any() else None}
+    residents = model.behaviour.residents if model.behaviour is not None else None
+    if residents is not None:
+        tr = residents.tracked
+        scored = (tr["whistled"] & (tr["resolved"] >= lo) & (tr["resolved"] <= hi) & ~np.isnan(tr["score"]))
+        score = tr["score"][scored]
+        out["satisfaction"] = {"n": int(scored.sum()), "mean": _mean(score),
+                               "share_satisfied": _share(score >= SATISFIED)}
+    return out

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from sim.engine.calendars import DAY
-from sim.outputs.behaviour_kpis import behaviour_kpis
+from sim.outputs.behaviour_kpis import behaviour_kpis, whistle_kpis
 from sim.outputs.map_kpis import map_kpis
 from sim.scenario.schema import CATEGORIES, LEVELS
 
@@ -41,6 +41,7 @@ class RunTables:
     duty_busy: np.ndarray  # per unit: server minutes of duties worked inside the KPI window
     solved_unit: np.ndarray
     solved_level: np.ndarray  # index into LEVELS
+    leg_priority: np.ndarray | None = None  # a summons (behaviour.whistle)
 
 
 def build_tables(model: Any) -> RunTables:
@@ -66,6 +67,7 @@ def build_tables(model: Any) -> RunTables:
         leg_busy=_busy_minutes(model, log, legs.unit),
         duty_busy=_duty_busy(model, *_window(model)),
         solved_unit=solved_unit, solved_level=model.structure.unit_level[solved_unit],
+        leg_priority=legs.priority,
     )
 
 
@@ -115,7 +117,8 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         "requests_follow_up": int((~original).sum()),  # residents' follow-up contacts (behaviour.patience)
         "kpi_window_days": [lo / DAY, hi / DAY],
         "resolution_hours": {c: _stats(hours[done & (t.category == i)])
-                             for i, c in enumerate(CATEGORIES) if np.any(t.category == i)},
+                             for i, c in enumerate(CATEGORIES)
+                             if np.any(t.category == i) and c != "follow_up"},
         "resolution_hours_by_kind": {k.name: _stats(hours[done & (t.kind == k.index)])
                                      for k in model.kinds},
         "cohort_resolution_days_by_kind": _cohort_days(model, t, lo, hi),
@@ -155,6 +158,8 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         capacity = _server_minutes(model, lo, hi)
         serving = np.bincount(t.leg_unit, weights=t.leg_busy, minlength=structure.n_units)  # requests only
         kpis["geography"] = map_kpis(model, t, lo, hi, serving, capacity, _first_real_leg(t))
+    if getattr(model, "whistle", None) is not None:
+        kpis["whistle"] = whistle_kpis(model, t, lo, hi)
     if getattr(model, "redeployment", None) is not None:
         kpis["redeployment"] = _redeployment(model)
     if getattr(model, "behaviour", None) is not None:

@@ -14,6 +14,7 @@ the next level's hall (township or city service hall), online, or through the ho
 
 AGE_GROUPS = ("under_40", "40_to_59", "60_and_over")
 MAX_COUNT_MOVES = 10_000
+MAX_HOURS_WHISTLE = 8_760.0
 
 CHANNEL_CHOICE = {
     "enabled": Field("bool", False, help="residents choose a channel for each matter (multinomial logit)"),
@@ -132,12 +133,25 @@ REDEPLOYMENT = {
                        help="most staff moved in one pool in one round"),
 }
 
+WHISTLE = {
+    "enabled": Field("bool", False, help="the community 'blows the whistle': a matter it passes up to a "
+                     "department summons that department's officer on call, who answers it first (F14)"),
+    "from_level": Field("str", "community", help="level that blows the whistle"),
+    "summoned_level": Field("str", "department", help="level of the units it summons"),
+    "reserved_staff": Field("int", 1, minimum=0, maximum=100,
+                            help="servers each summoned unit keeps on call for summons (taken from its "
+                            "own; it keeps at least one for other work)"),
+    "response_hours": Field("number", 24.0, minimum=0, exclusive_minimum=True, maximum=MAX_HOURS_WHISTLE,
+                            help="the summoned unit's deadline to take the matter up (measured)"),
+}
+
 BEHAVIOUR = {
     "channels": Field("table", {}, schema=CHANNEL_CHOICE),
     "patience": Field("table", {}, schema=PATIENCE),
     "firms": Field("table", {}, schema=FIRMS),
     "patrols": Field("table", {}, schema=PATROLS),
     "redeployment": Field("table", {}, schema=REDEPLOYMENT),
+    "whistle": Field("table", {}, schema=WHISTLE),
     "satisfaction": Field("table", {}, schema=SATISFACTION,
                           help="scores of experiences (computed whenever a rule above is on)"),
 }

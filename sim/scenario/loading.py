@@ -160,6 +160,10 @@ def _check_behaviour(scenario: dict[str, Any], path: str) -> None:
                                 f"one per age group ({', '.join(AGE_GROUPS)})")
     if sum(channels["age_shares"]) <= 0:
         raise ScenarioError(path, "behaviour.channels.age_shares", "must not all be 0")
+    for key in ("from_level", "summoned_level"):
+        if rules["whistle"][key] not in LEVELS:
+            raise ScenarioError(path, f"behaviour.whistle.{key}",
+                                f"unknown level; allowed: {', '.join(LEVELS)}")
     moving = rules["redeployment"]
     units = scenario["units"]
     seen: dict[str, str] = {}

@@ -108,13 +108,14 @@ class ResidentBehaviour:
         mine, expected_days = self._pending
         self._pending = None
         trips = np.bincount(legs.request, weights=legs.trip, minlength=len(new))
+        summoned = np.bincount(legs.request, weights=legs.priority, minlength=len(new))
         first_real = _first_real_leg(legs, len(new))
         resident = new.origin_agent[mine]
         self.tracked.add(request=offset + mine, resident=resident, kind=self.slot[new.kind[mine]],
                          community=self.community[resident],
                          channel=COUNTER if channel is None else channel[mine],
                          created=new.created[mine], expected_days=expected_days, trips=trips[mine],
-                         entry_unit=legs.unit[first_real[mine]])
+                         entry_unit=legs.unit[first_real[mine]], whistled=summoned[mine] > 0)
 
     def follow_ups(self, day: int) -> tuple[NewRequests, Legs] | None:
         """Follow-up contacts of the day (chasing matters past patience), and who gives up."""

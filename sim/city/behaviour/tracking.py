@@ -16,6 +16,7 @@ COLUMNS = {  # name: (dtype, fill)
     "entry_unit": (np.int64, -1),  # the unit that took the matter (follow-ups go there)
     "repeats": (np.int64, 0),  # follow-up contacts made
     "abandoned": (np.bool_, False),  # gave up chasing
+    "whistled": (np.bool_, False),  # the community summoned a department for it (behaviour.whistle)
     "resolved": (np.float64, np.nan),  # calendar minutes
     "score": (np.float64, np.nan),  # satisfaction with the experience (when resolved)
 }
