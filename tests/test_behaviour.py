@@ -193,9 +193,10 @@ def _batch(scenario: Path, out: Path, workers: int) -> pd.DataFrame:
 
 
 def test_same_results_on_one_and_two_workers(tmp_path: Path) -> None:
+    """Every rule on (the flat preset has them all: channels, patience, firms, patrols with sensors,
+    redeployment pools, the whistle): one seed, the same results on one worker and on two."""
     scenario = tmp_path / "decide.toml"
-    scenario.write_text(f'extends = "{TOWNSHIP}"\nname = "decide"\n[behaviour.channels]\nenabled = true\n'
-                        "[behaviour.patience]\nenabled = true\n")
+    scenario.write_text(f'extends = "{SCENARIOS / "longgang-2021.toml"}"\nname = "decide"\n')
     one = _batch(scenario, tmp_path / "one", 1)
     two = _batch(scenario, tmp_path / "two", 2)
     assert "kpi.behaviour.online_share" in one.columns
