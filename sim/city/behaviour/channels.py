@@ -38,30 +38,43 @@ class ChannelChoice:
         structure: the organisation (and its map, if any).
         access_minutes: one-way minutes to any office on the line.
         digital: per resident, whether they can use the online channel.
+        home: residents' leaf areas and points, to compute each resident's minutes once.
     """
 
     def __init__(self, cfg: dict[str, Any], kinds: list[RequestKind], planner: Planner,
-                 structure: Structure, access_minutes: float, digital: np.ndarray) -> None:
+                 structure: Structure, access_minutes: float, digital: np.ndarray,
+                 home: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.cfg = cfg
         self.structure = structure
         self.access_minutes = access_minutes
         self.digital = digital
         self.constant = np.array([0.0, cfg["hall_constant"], cfg["online_constant"], cfg["hotline_constant"]])
         self.entry = {k.index: planner.entry_kinds(k) for k in kinds}
+        self.home = home  # residents' leaf areas and points (the places their matters come from)
+        self._minutes: dict[int, np.ndarray] = {}
 
-    def one_way_minutes(self, kind: int, location: np.ndarray, xy: np.ndarray | None) -> np.ndarray:
-        """(n, 2) one-way minutes to the counter's and the hall's office (inf: no hall)."""
+    def one_way_minutes(self, kind: int, location: np.ndarray, xy: np.ndarray | None,
+                        resident: np.ndarray | None = None) -> np.ndarray:
+        """(n, 2) one-way minutes to the counter's and the hall's office (inf: no hall), from
+        the given places, or from the homes of the given residents (``resident``, cached)."""
         out = np.full((len(location), 2), np.inf)
         for column, unit_kind in enumerate(self.entry[kind]):
             if unit_kind < 0:
                 continue
             if xy is None or self.structure.city_map is None:
                 out[:, column] = self.access_minutes
-                continue
-            spec = self.structure.kinds[unit_kind]
-            instance = self.structure.instance(np.full(len(location), unit_kind), location) - spec.first
-            out[:, column] = self.structure.city_map.minutes_to_office(spec.name, instance, xy, "resident")
+            elif resident is not None and self.home is not None:  # residents stay put: once each
+                if unit_kind not in self._minutes:
+                    self._minutes[unit_kind] = self._office_minutes(unit_kind, *self.home)
+                out[:, column] = self._minutes[unit_kind][resident]
+            else:
+                out[:, column] = self._office_minutes(unit_kind, location, xy)
         return out
+
+    def _office_minutes(self, unit_kind: int, location: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        spec = self.structure.kinds[unit_kind]
+        instance = self.structure.instance(np.full(len(location), unit_kind), location) - spec.first
+        return self.structure.city_map.minutes_to_office(spec.name, instance, xy, "resident")
 
     def utilities(self, kind: int, resident: np.ndarray, location: np.ndarray, xy: np.ndarray | None,
                   expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +82,7 @@ class ChannelChoice:
 
         Remote channels' trips go to the counter (the one trip a matter needing the requester in
         person still takes, B4)."""
-        one_way = self.one_way_minutes(kind, location, xy)
+        one_way = self.one_way_minutes(kind, location, xy, resident)
         trip_minutes = 2 * np.column_stack([one_way[:, 0], one_way[:, 1], one_way[:, 0], one_way[:, 0]])
         trips = expected[:, :, TRIPS]
         waiting = expected[:, :, DAYS] * self.cfg["minutes_per_day_waited"]

@@ -73,8 +73,9 @@ class ResidentBehaviour:
         self.expectations = Expectations(self.community, spec.count,
                                          prior_outcomes(self.kinds, channel_cfg["prior_days"]),
                                          channel_cfg["memory"], channel_cfg["own_weight"])
+        home = None if population.xy is None else (population.location["resident"], population.xy["resident"])
         self.channels = (ChannelChoice(channel_cfg, self.kinds, planner, structure,
-                                       scenario["geography"]["access_minutes"], self.digital)
+                                       scenario["geography"]["access_minutes"], self.digital, home)
                          if channel_cfg["enabled"] else None)
         self.satisfaction = np.full(n, np.nan)
         self.tracked = Tracked()
