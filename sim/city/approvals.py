@@ -108,6 +108,9 @@ class ApprovalDesks:
         v_service = np.add.reduceat(rows.service, starts)
         # one review pass per reviewed step, or one per visit under joint review
         p_rows = np.flatnonzero(rows.review > 0)
+        if not len(p_rows):  # no desk work in this batch (a day's personal matters): the visits
+            role = np.full(len(starts), VISIT, dtype=np.int8)
+            return v_request, v_unit, v_service, v_lead.astype(float), role
         p_visit = visit_of_row[p_rows]
         new_pass = np.ones(len(p_rows), dtype=bool)
         new_pass[1:] = (p_visit[1:] != p_visit[:-1]) | ~joint[p_visit[1:]]
