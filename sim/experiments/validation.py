@@ -92,11 +92,13 @@ def within(target: float, share: float) -> Callable[[float], bool]:
 
 
 CHECKS = [
-    Check("F12", "longgang-2021: high-frequency personal matters finished in the community "
-          "(predicted: the community's knowledge is calibrated, but residents choose whether to "
-          "bring them there or to the city hall)",
-          "> 90 %", "mean > 0.90",
-          _kpi("longgang-2021", "share_high_frequency_in_community"), lambda x: x > 0.90, kind="predicted"),
+    Check("F12", "longgang-2021: high-frequency personal matters brought to the community centre's "
+          "counter and finished there (calibrated: the centre's knowledge, 1.5)", "> 90 %", "mean > 0.90",
+          _kpi("longgang-2021", "behaviour", "high_frequency_community_share_by_channel", "counter"),
+          lambda x: x > 0.90, kind="calibrated"),
+    Check("F12", "longgang-2021: high-frequency personal matters finished in the community, whatever "
+          "channel residents chose (predicted: some take them to the city hall)", "> 90 %", "mean > 0.90",
+          _kpi("longgang-2021", "share_high_frequency_in_community"), lambda x: x > 0.90),
     Check("B4", "township: residents' personal matters brought online (calibrated: "
           "behaviour.channels.online_constant, tools/calibrate_channels.py)", "27.6 %", "+-10 %",
           _kpi("township", "behaviour", "online_share"), within(0.276, 0.10), kind="calibrated"),

@@ -112,6 +112,8 @@ def _residents(b: Any, t: Any, lo: float, hi: float) -> dict[str, Any]:
         "follow_ups_per_matter": _mean(tr["repeats"][made]),
         "abandoned_share": _share(tr["abandoned"][made]),
         "community_share_by_channel": _community_share(t, tr, made, hi),
+        "high_frequency_community_share_by_channel": _community_share(
+            t, tr, made & np.array([k.high_frequency for k in b.kinds], dtype=bool)[tr["kind"]], hi),
         "satisfaction": {
             "mean": _mean(score), "share_satisfied": _share(score >= SATISFIED),
             "by_channel": {c: _mean(score[tr["channel"][scored] == i]) for i, c in enumerate(CHANNELS)},
