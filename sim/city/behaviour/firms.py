@@ -79,7 +79,6 @@ class FirmBehaviour:
         self._procedures = np.zeros(0)
         self._trips = np.zeros(0)
         self._expect = np.zeros(0)  # days expected when the firm applied
-        self.done_days = {"registration": [], "project": []}
         self.projects_given_up = 0
         self.projects_made = 0
 
@@ -128,12 +127,10 @@ class FirmBehaviour:
         if entries:
             outcome = np.column_stack((self._procedures[registered], waited[registered]))
             smooth_rows(self.expected, np.zeros(entries, dtype=np.int64), outcome, self.cfg["memory"])
-            self.done_days["registration"].extend(waited[registered].tolist())
         finished = done & self._is_project
         if finished.any():
             smooth_rows(self.project_expected, np.zeros(int(finished.sum()), dtype=np.int64),
                         waited[finished, None], self.cfg["memory"])
-        self.done_days["project"].extend(waited[finished].tolist())
         if self.satisfaction_cfg is not None:
             self._score(done | gave_up, waited, gave_up, day)
         keep = ~done & ~gave_up
