@@ -38,10 +38,10 @@ def batch_inputs(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _run(scenario: Path, sweep: Path, out: Path, workers: int | None = None, scheduler: str | None = None,
-         reps: int = 2) -> pd.DataFrame:
+         reps: int = 2, days: int = 6) -> pd.DataFrame:
     points = load_sweep(sweep, 7).points
-    specs = plan_batch([str(scenario)], reps, points, seed=7, scale=None, days=6)
-    identity = batch_identity([str(scenario)], specs, points, reps, 7, None, 6, str(sweep), True)
+    specs = plan_batch([str(scenario)], reps, points, seed=7, scale=None, days=days)
+    identity = batch_identity([str(scenario)], specs, points, reps, 7, None, days, str(sweep), True)
     with executor_for(workers, scheduler) as executor:
         run_batch(specs, out, executor, identity, progress=False)
     return pd.read_parquet(out / "runs.parquet")
@@ -91,10 +91,11 @@ def test_seeds_do_not_depend_on_order_and_are_common_across_scenarios(batch_inpu
 
 def test_killed_batch_resumes_to_the_same_result(batch_inputs, tmp_path: Path) -> None:
     scenario, sweep = batch_inputs
-    reference = _run(scenario, sweep, tmp_path / "reference", workers=1)
+    # runs long enough (a tenth of a second or more each) that the signal lands part-way
+    reference = _run(scenario, sweep, tmp_path / "reference", workers=1, days=120)
     out = tmp_path / "killed"
     cmd = [sys.executable, str(ROOT / "run.py"), "batch", str(scenario), "--sweep", str(sweep), "--reps", "2",
-           "--days", "6", "--seed", "7", "--workers", "1", "--out", str(out)]
+           "--days", "120", "--seed", "7", "--workers", "1", "--out", str(out)]
     # Ctrl-C reaches the batch however the tests were started: a shell's background job starts
     # its children with SIGINT ignored, and Python then keeps it ignored
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
