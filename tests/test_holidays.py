@@ -3,6 +3,8 @@ and the holiday clock is a clock (conversions invert, open time adds up)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -69,3 +71,74 @@ def test_no_office_serves_on_a_holiday_and_make_up_days_are_served() -> None:
     created_day = (requests.created[np.isin(requests.kind, office_kinds)] // DAY).astype(int)
     assert not np.isin(created_day, closed).any()
     assert np.isin(created_day, makeup).any()
+
+
+@pytest.mark.parametrize("calendar", [OFFICE, PLAIN])
+def test_work_a_hair_past_closing_ends_at_closing(calendar: WeeklyCalendar) -> None:
+    """Summed service times overshoot a closing by rounding (25 x 1.2 min = 30.000000000000004);
+    such a leg ends at that closing, not at the next opening a night or a week later (a CI
+    property run found this)."""
+    for day in (1, 2, 8, 36):  # plain weekdays, away from the holidays
+        close = calendar.to_work(day * DAY + DAY)
+        assert calendar.end_time(close + 1e-12) == pytest.approx(day * DAY + 17 * 60, abs=1e-6)
+        assert calendar.start_time(close + 1e-12) > day * DAY + DAY  # starting is next morning
+
+
+HALF_HOUR_WINDOW = """name = "half-hour window"
+[population]
+residents = 50
+firms = 0
+above_scale_share = 0.0
+upper_divisions = 0
+[simulation]
+days = 21
+scale = 1.0
+seed = 0
+warmup_days = 0
+[handoff]
+delay_hours = 0.0
+delay_cv = 0.0
+misroute_share = 0.0
+screening_minutes = 0.0
+forward_without_trip = false
+[calendars.custom]
+open_hour = 0.0
+close_hour = 0.5
+work_days = [0]
+[functions]
+f0 = "function f0"
+[units.leadership]
+level = "leadership"
+staff = 1
+calendar = "custom"
+knowledge = inf
+functions = ["*"]
+[requests.busy]
+category = "personal"
+origin = "resident"
+rate_per_year = 182.5
+complexity = 1.0
+service_minutes = 1.2000000000000002
+service_cv = 0.0
+in_person = false
+dispatched = false
+authority = ["grid", "community", "township", "department", "leadership"]
+travel_minutes = 0.0
+arrival_calendar = "always"
+steps = ["f0"]
+"""
+
+
+@pytest.mark.parametrize("engine", ["reference", "compiled"])
+def test_engines_end_rounded_legs_at_closing(engine: str, tmp_path: Path) -> None:
+    """The scenario the property run found: 1.2-minute legs fill a 30-minute Monday window."""
+    path = tmp_path / "s.toml"
+    path.write_text(HALF_HOUR_WINDOW, encoding="utf-8")
+    model = GovernanceModel(load_scenario(path, {"simulation.engine": engine}), seed=0)
+    model.run(21)
+    log = model.engine.log()
+    done = ~np.isnan(log.leg_end)
+    cal = model.structure.unit_calendar[0]
+    ends = log.leg_end[done]
+    # every leg ends inside a Monday window, never on a later Monday's opening instant
+    assert np.all(np.array([cal.to_work(t - 0.01) < cal.to_work(t) for t in ends]))

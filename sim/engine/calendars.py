@@ -147,9 +147,10 @@ class WeeklyCalendar:
         if self.always_open:
             return w
         if self.has_exceptions:
-            day = self._first_day_reaching(w)
+            day = self._first_day_reaching(w - EPS_CLOSE)
             return day * DAY + self.open + (w - self.to_work(day * DAY))
-        return self._locate(w, math.ceil(w / self.day_minutes) - 1)
+        # a hair after closing is closing: rounding in summed service times must not cost a night
+        return self._locate(w, math.ceil((w - EPS_CLOSE) / self.day_minutes) - 1)
 
     def open_minutes(self, start: float, end: float) -> float:
         """Working minutes in the calendar interval [start, end)."""

@@ -149,9 +149,10 @@ def _end_time(c, w, always, open_, day_minutes, week_minutes, n_days, days, befo
     if always[c]:
         return w
     if has_ex[c]:
-        return _holiday_time(c, w, w, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n,
-                             ex_day, ex_open, ex_before)
-    index = math.ceil(w / day_minutes[c]) - 1
+        return _holiday_time(c, w, w - EPS_CLOSE, always, open_, day_minutes, week_minutes, before, is_work,
+                             has_ex, ex_n, ex_day, ex_open, ex_before)
+    # a hair after closing is closing: rounding in summed service times must not cost a night
+    index = math.ceil((w - EPS_CLOSE) / day_minutes[c]) - 1
     return _locate(c, w, index, open_, day_minutes, week_minutes, n_days, days)
 
 
