@@ -221,6 +221,8 @@ def _finish_clock_leg(leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit
     start[leg] = clock_start_time(unit, begin, open_[c], clk_n, clk_day, clk_start, clk_len)
     if finish > begin:
         done = clock_end_time(unit, finish, open_[c], clk_n, clk_day, clk_start, clk_len)
+        if done < start[leg]:  # begun a hair before closing: it starts next opening, ends no earlier
+            done = start[leg]
     else:
         done = start[leg]
     end[leg] = done
@@ -451,6 +453,8 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
         if finish > begin:
             done = _end_time(c, finish, always, open_, day_minutes, week_minutes, n_days, days, before,
                              is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+            if done < start[leg]:  # begun a hair before closing: it starts next opening, ends no earlier
+                done = start[leg]
         else:
             done = start[leg]
         end[leg] = done

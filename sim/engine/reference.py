@@ -206,7 +206,8 @@ class QueueEngine:
             start_w[leg] = begin
             end_w[leg] = finish
             start[leg] = cal.start_time(begin)
-            done = cal.end_time(finish) if finish > begin else start[leg]
+            # max: a visit begun a hair before closing starts next opening and cannot end before
+            done = max(cal.end_time(finish), start[leg]) if finish > begin else start[leg]
             end[leg] = done
             days = lead[leg]
             if days > 0:
@@ -349,7 +350,8 @@ class QueueEngine:
         cal = clock if clock is not None else self._calendars[unit]
         begin, finish = self._start_w[leg], self._end_w[leg]
         self._start[leg] = cal.start_time(begin)
-        done = cal.end_time(finish) if finish > begin else self._start[leg]
+        # max: a visit begun a hair before closing starts next opening and cannot end before
+        done = max(cal.end_time(finish), self._start[leg]) if finish > begin else self._start[leg]
         self._end[leg] = done
         days = self._lead[leg]
         review = self._review
