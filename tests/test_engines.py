@@ -45,3 +45,21 @@ def test_engines_agree_with_public_holidays() -> None:
     assert ref_resolved == com_resolved > 1000
     for field in ("leg_arrive", "leg_start", "leg_end", "leg_start_work", "leg_end_work", "ready"):
         assert np.array_equal(getattr(reference, field), getattr(compiled, field), equal_nan=True), field
+
+
+def test_cached_kernels_are_dropped_when_a_source_they_inline_changes(tmp_path: Path, monkeypatch) -> None:
+    """Numba keys its cache on a kernel's own file; the guard also watches the files it inlines."""
+    from sim.engine import kernel_cache
+
+    monkeypatch.setattr(kernel_cache, "_cache_dir", lambda: tmp_path)
+    old = tmp_path / "compiled._run_until-1.py312.nbi"
+    old.write_text("stale")
+    kernel_cache.drop_stale_kernels()  # no stamp yet: unknown provenance, dropped
+    assert not old.exists() and (tmp_path / "compiled-kernels.sha256").is_file()
+    fresh = tmp_path / "compiled_workday.fill_idle-9.py312.nbc"
+    fresh.write_text("fresh")
+    kernel_cache.drop_stale_kernels()  # same sources: kept
+    assert fresh.exists()
+    (tmp_path / "compiled-kernels.sha256").write_text("digest of other sources")
+    kernel_cache.drop_stale_kernels()
+    assert not fresh.exists()

@@ -22,9 +22,12 @@ from sim.engine.compiled_workday import (
     next_open_day,
     team_overtime,
 )
+from sim.engine.kernel_cache import drop_stale_kernels
 from sim.engine.legs import Legs
 from sim.engine.reference import EngineLog, WorkdayLog, leg_layout
 from sim.engine.workday import next_open_day as first_open_day
+
+drop_stale_kernels()  # before any kernel is loaded from the cache (at its first call)
 
 
 class CalendarTable:
@@ -161,7 +164,7 @@ def _less(t1, s1, t2, s2):
     return t1 < t2 or (t1 == t2 and s1 < s2)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _push(heap_t, heap_s, heap_l, size, t, s, leg):
     i = size
     heap_t[i] = t
@@ -179,7 +182,7 @@ def _push(heap_t, heap_s, heap_l, size, t, s, leg):
     return size + 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _pop(heap_t, heap_s, heap_l, size):
     """Remove the root (caller reads it first); returns the new size."""
     size -= 1
@@ -440,19 +443,19 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
                 pend_next[pend_tail[unit]] = leg
             pend_tail[unit] = leg
             continue
+        # the steps of _finish_clock_leg, inline: a call passing some forty arrays costs more in
+        # reference counting than the visit's arithmetic (it was half the kernel's time)
         if ot_cap[unit] > 0:
-            size, seq, res_size = _finish_clock_leg(
-                leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff, leg_req,
-                last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, unit_cal, review, ot_cap,
-                clk_n, clk_day, clk_start, clk_len, always, open_, day_minutes, week_minutes, n_days, days,
-                before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
-            continue
-        # the weekly clock, inline (the common case; _finish_clock_leg does the same on a unit's own clock)
-        start[leg] = _start_time(c, begin, always, open_, day_minutes, week_minutes, n_days, days, before,
-                                 is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+            start[leg] = clock_start_time(unit, begin, open_[c], clk_n, clk_day, clk_start, clk_len)
+        else:
+            start[leg] = _start_time(c, begin, always, open_, day_minutes, week_minutes, n_days, days,
+                                     before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
         if finish > begin:
-            done = _end_time(c, finish, always, open_, day_minutes, week_minutes, n_days, days, before,
-                             is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+            if ot_cap[unit] > 0:
+                done = clock_end_time(unit, finish, open_[c], clk_n, clk_day, clk_start, clk_len)
+            else:
+                done = _end_time(c, finish, always, open_, day_minutes, week_minutes, n_days, days, before,
+                                 is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
             if done < start[leg]:  # begun a hair before closing: it starts next opening, ends no earlier
                 done = start[leg]
         else:

@@ -14,7 +14,7 @@ import numpy as np
 from sim.engine.calendars import DAY, EPS_CLOSE, HOLIDAY_CYCLE_DAYS
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def is_open_day(c, d, is_work, has_ex, ex_n, ex_day, ex_open):
     """``WeeklyCalendar.is_open_day`` for calendar row ``c``."""
     if has_ex[c]:
@@ -32,7 +32,7 @@ def next_open_day(c, d, is_work, has_ex, ex_n, ex_day, ex_open):
     return d
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _count_below(row, u, n, x, inclusive):
     """How many of ``row[u, :n]`` (ascending) are < ``x`` (<= ``x`` when ``inclusive``): bisect."""
     lo = 0
@@ -46,7 +46,7 @@ def _count_below(row, u, n, x, inclusive):
     return lo
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def clock_to_work(u, t, opening, clk_n, clk_day, clk_start, clk_len):
     """``UnitClock.to_work``; ``opening`` is the calendar's opening minute of the day."""
     j = _count_below(clk_day, u, clk_n[u], math.floor(t / DAY), True) - 1
@@ -57,7 +57,7 @@ def clock_to_work(u, t, opening, clk_n, clk_day, clk_start, clk_len):
     return clk_start[u, j] + min(t - (clk_day[u, j] * DAY + opening), clk_len[u, j])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def clock_start_time(u, w, opening, clk_n, clk_day, clk_start, clk_len):
     """``UnitClock.start_time``."""
     n = clk_n[u]
@@ -67,14 +67,14 @@ def clock_start_time(u, w, opening, clk_n, clk_day, clk_start, clk_len):
     return clk_day[u, j] * DAY + opening + (w - clk_start[u, j])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def clock_end_time(u, w, opening, clk_n, clk_day, clk_start, clk_len):
     """``UnitClock.end_time``."""
     j = max(_count_below(clk_start, u, clk_n[u], w, False) - 1, 0)
     return clk_day[u, j] * DAY + opening + (w - clk_start[u, j])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def fill_idle(u, i, until, free, seen, desk, dlog_unit, dlog_begin, dlog_min, n_log):
     """``QueueEngine._fill`` for server ``i`` (a global server index) of unit ``u``; returns the
     new log length."""
