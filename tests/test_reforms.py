@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.experiments.attribution import attribute, shapley_values
+from sim.experiments.attribution import attribute
+from sim.experiments.shapley import exact_shapley
 from sim.experiments.validation import run_validation
 from sim.scenario.loading import build_scenario, load_scenario, read_raw
 from sim.scenario.reforms import REFORMS
@@ -119,10 +120,10 @@ def test_shapley_matches_analytic_games() -> None:
     # additive game: each player's value is its own weight
     weights = [3.0, -1.0, 0.5]
     value = {s: sum(weights[i] for i in s) for s in _all_subsets(3)}
-    assert shapley_values(3, value) == pytest.approx(weights)
+    assert exact_shapley(3, value) == pytest.approx(weights)
     # glove game: player 0 holds a left glove, players 1 and 2 right gloves; a pair is worth 1
     glove = {s: float(0 in s and (1 in s or 2 in s)) for s in _all_subsets(3)}
-    assert shapley_values(3, glove) == pytest.approx([2 / 3, 1 / 6, 1 / 6])
+    assert exact_shapley(3, glove) == pytest.approx([2 / 3, 1 / 6, 1 / 6])
 
 
 def _all_subsets(n: int) -> list[tuple[int, ...]]:

@@ -214,7 +214,12 @@ def reform_waterfall(data: BatchData) -> Figure:
     method = "shapley" if frame["shapley"].notna().any() else "in_order"
     wanted = ("resolution_hours", "share", "staff")
     metrics = [m for m in dict.fromkeys(frame["metric"]) if m.startswith(wanted)][:4]
-    fig.suptitle(f"Reform contributions from base to target ({method.replace('_', ' ')})")
+    how = method.replace("_", " ")
+    if method == "shapley" and "shapley_method" in frame and frame["shapley_method"].notna().any():
+        how = f"Shapley, {frame['shapley_method'].dropna().iloc[0]}"
+        if how.startswith("Shapley, sampled"):
+            how += "; whiskers: 95 % intervals"
+    fig.suptitle(f"Reform contributions from base to target ({how})")
     for i, metric in enumerate(metrics):
         ax = fig.add_subplot(2, 2, i + 1)
         rows = frame[(frame["metric"] == metric) & (frame["reform"] != "total")]
@@ -226,6 +231,9 @@ def reform_waterfall(data: BatchData) -> Figure:
         for j, (_, row) in enumerate(rows.iterrows(), start=1):
             delta = row[method]
             ax.bar(j, delta, bottom=level, color="#009E73" if delta < 0 else "#D55E00", gid=row["reform"])
+            half = row.get("shapley_ci95", 0.0) if method == "shapley" else 0.0
+            if half and np.isfinite(half):  # sampled Shapley: the interval around the bar's end
+                ax.errorbar(j, level + delta, yerr=half, color="black", capsize=3, linewidth=1)
             level += delta
             labels.append(row["reform"].split(":", 1)[-1])
         ax.bar(len(labels), level, color="#0072B2")
