@@ -156,14 +156,41 @@ def test_attribution_is_efficient_and_gives_a_no_op_zero(tmp_path: Path) -> None
     assert cost["1:platform"] == 0
 
 
-def test_attribution_rejects_a_target_that_is_not_base_plus_reforms(tmp_path: Path) -> None:
+def test_attribution_counts_a_changed_setting_as_a_change_of_its_own(tmp_path: Path) -> None:
     from sim.errors import ScenarioError
 
     (tmp_path / "base.toml").write_text(TINY)
     (tmp_path / "other.toml").write_text('extends = "base.toml"\nname = "o"\n[population]\nresidents = 10\n'
                                          '[[reforms]]\nname = "platform"\n')
-    with pytest.raises(ScenarioError, match="population"):
-        attribute(tmp_path / "base.toml", tmp_path / "other.toml", reps=1, days=2, workers=1)
+    rows = attribute(tmp_path / "base.toml", tmp_path / "other.toml", reps=1, days=2, workers=1)
+    assert {r["reform"] for r in rows} == {"1:platform", "2:setting:population.residents", "total"}
+    (tmp_path / "reordered.toml").write_text('extends = "other.toml"\nname = "r"\nreforms = []\n')
+    with pytest.raises(ScenarioError, match="reforms"):  # the base's reforms must stay first
+        attribute(tmp_path / "other.toml", tmp_path / "reordered.toml", reps=1, days=2, workers=1)
+
+
+def test_the_real_case_has_fourteen_changes_and_one_needs_another() -> None:
+    """township -> longgang-2021: twelve reforms and two behaviour settings (the whistle, the
+    pools). ``offices`` sites the enforcement team only ``one_team`` creates at the governance
+    units only ``governance_units`` creates, so it cannot come before both; a pool naming a
+    module no reform in the subset created loses that member."""
+    from sim.experiments.attribution import SubsetBuilder, attributable_reforms
+
+    base, changes = attributable_reforms(SCENARIOS / "township.toml", SCENARIOS / "longgang-2021.toml")
+    names = [c["name"] for c in changes]
+    assert len(names) == 14 and names[-2:] == ["setting:behaviour.redeployment", "setting:behaviour.whistle"]
+    builder = SubsetBuilder(base, changes, "test")
+    alone = {names[i]: builder.feasible((i,)) for i in range(len(names))}
+    assert not alone["offices"] and all(ok for name, ok in alone.items() if name != "offices")
+    needs = [names.index(name) for name in ("governance_units", "one_team", "offices")]
+    assert builder.feasible(tuple(needs)) and not builder.feasible(tuple(needs[1:]))
+    for i in range(len(names)):
+        if alone[names[i]]:
+            for kinds in builder.scenario((i,))["behaviour"]["redeployment"]["pools"].values():
+                assert kinds and set(kinds) <= set(builder.scenario((i,))["units"])
+    full = builder.scenario(tuple(range(len(names))))
+    target = load_scenario(SCENARIOS / "longgang-2021.toml")
+    assert full["units"] == target["units"] and full["behaviour"] == target["behaviour"]
 
 
 def test_validation_passes_with_replications() -> None:

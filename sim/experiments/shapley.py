@@ -14,6 +14,11 @@ Two properties the sampler keeps:
     units of the confidence interval (Student's t over pair means).
 The interval covers the sampling of orderings only; the noise of the replications behind each
 v(S) is common to all methods (common random numbers keep it small in differences).
+
+Some changes need others (a reform that restaffs a team only another reform creates). Then
+only the orderings in which each comes after what it needs count, all equally (Faigle and
+Kern 1992): exact by enumerating them, sampled by rejection, in independent pairs (the reverse
+of a feasible ordering is not feasible in general).
 """
 
 from __future__ import annotations
@@ -50,6 +55,51 @@ def sample_orderings(n: int, count: int, rng: np.random.Generator) -> list[Subse
         order = tuple(int(i) for i in rng.permutation(n))
         orderings += [order, order[::-1]]
     return orderings
+
+
+def feasible_ordering(order: Subset, feasible: Callable[[Subset], bool]) -> bool:
+    """Whether every prefix of ``order`` can be built (a change may need another first)."""
+    return all(feasible(tuple(sorted(order[:k]))) for k in range(1, len(order) + 1))
+
+
+def sample_feasible_orderings(n: int, count: int, rng: np.random.Generator,
+                              feasible: Callable[[Subset], bool], tries: int | None = None) -> list[Subset]:
+    """``count`` (rounded up to even) independent orderings, uniform over those in which every
+    change comes after the changes it needs (rejection of uniform permutations: the
+    precedence-constrained Shapley value of Faigle and Kern 1992)."""
+    out: list[Subset] = []
+    tries = 100 * count + 1_000 if tries is None else tries
+    for _ in range(tries):
+        order = tuple(int(i) for i in rng.permutation(n))
+        if feasible_ordering(order, feasible):
+            out.append(order)
+            if len(out) >= 2 * ((count + 1) // 2):
+                return out
+    raise ValueError(f"fewer than {count} of {tries} random orderings can be built step by step; "
+                     "the changes depend on each other too much to sample")
+
+
+def all_feasible_orderings(n: int, feasible: Callable[[Subset], bool]) -> list[Subset]:
+    """Every ordering whose prefixes can all be built (depth first; for n <= 8)."""
+    out: list[Subset] = []
+
+    def extend(order: Subset) -> None:
+        if len(order) == n:
+            out.append(order)
+            return
+        for i in range(n):
+            if i not in order and feasible(tuple(sorted((*order, i)))):
+                extend((*order, i))
+    extend(())
+    return out
+
+
+def ordering_shapley(n: int, value: dict[Subset, float] | Callable[[Subset], float],
+                     orderings: list[Subset]) -> list[float]:
+    """The mean contribution over the given orderings: with every feasible ordering, the exact
+    precedence-constrained Shapley value (the classic one when all orderings are feasible)."""
+    v = value if callable(value) else value.__getitem__
+    return [float(x) for x in np.mean([contributions(order, v) for order in orderings], axis=0)]
 
 
 def prefixes(orderings: Iterable[Subset]) -> set[Subset]:
