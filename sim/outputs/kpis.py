@@ -11,6 +11,7 @@ import numpy as np
 from sim.engine.calendars import DAY
 from sim.outputs.behaviour_kpis import behaviour_kpis, whistle_kpis
 from sim.outputs.map_kpis import map_kpis
+from sim.outputs.survival import resolution_summary
 from sim.scenario.schema import CATEGORIES, LEVELS
 
 REPORTED_LEVELS = ("grid", "community", "township", "district", "department", "leadership", "social")
@@ -122,6 +123,15 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         "resolution_hours_by_kind": {k.name: _stats(hours[done & (t.kind == k.index)])
                                      for k in model.kinds},
         "cohort_resolution_days_by_kind": _cohort_days(model, t, lo, hi),
+        # open requests counted as censored (Kaplan-Meier), in calendar days
+        "resolution_days_km": {c: resolution_summary(t.created[in_window & (t.category == i)],
+                                                     t.resolved[in_window & (t.category == i)], hi, DAY)
+                               for i, c in enumerate(CATEGORIES)
+                               if np.any(t.category == i) and c != "follow_up"},
+        "resolution_days_km_by_kind": {k.name: resolution_summary(t.created[in_window & (t.kind == k.index)],
+                                                                  t.resolved[in_window & (t.kind == k.index)],
+                                                                  hi, DAY)
+                                       for k in model.kinds},
         "share_resolved_by_level": _level_shares(t.solved_level[done]),
         "flow_entry_to_solved": _flows(model, t, done),
         "bounces_by_level": _bounces_by_level(model, t, in_window),
