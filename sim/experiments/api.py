@@ -28,13 +28,14 @@ class RunResult:
 
 def run_scenario(scenario: str | Path | dict[str, Any], *, seed: int | None = None,
                  scale: float | None = None, days: int | None = None,
-                 overrides: dict[str, Any] | None = None) -> RunResult:
+                 overrides: dict[str, Any] | None = None, check_kept: bool = True) -> RunResult:
     """Simulate a scenario and compute its KPIs.
 
     Args:
         scenario: a scenario file or an already validated scenario dict.
         seed, scale, days: override ``simulation.seed``, ``.scale``, ``.days``.
         overrides: further dotted-key overrides (file scenarios only).
+        check_kept: refuse overrides a reform overwrites (see ``load_scenario``).
     """
     settings = {f"simulation.{k}": v for k, v in
                 (("seed", seed), ("scale", scale), ("days", days)) if v is not None}
@@ -43,7 +44,7 @@ def run_scenario(scenario: str | Path | dict[str, Any], *, seed: int | None = No
         for key, value in settings.items():
             config["simulation"][key.split(".")[1]] = value
     else:
-        config = load_scenario(scenario, {**settings, **(overrides or {})})
+        config = load_scenario(scenario, {**settings, **(overrides or {})}, check_kept=check_kept)
     started = time.perf_counter()
     model = GovernanceModel(config)
     model.run(config["simulation"]["days"])

@@ -47,6 +47,7 @@ class RunSpec:
     days: int | None
     keep_requests: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
+    kept_checked: bool = False  # the planner checked no reform overwrites these params
 
 
 def derive_seed(batch_seed: int, point: int, rep: int, scenario_key: int | None = None) -> int:
@@ -67,7 +68,7 @@ def execute_run(spec: RunSpec) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         result = run_scenario(spec.scenario, seed=spec.seed, scale=spec.scale, days=spec.days,
-                              overrides={**spec.overrides, **spec.params})
+                              overrides={**spec.overrides, **spec.params}, check_kept=not spec.kept_checked)
         record = {"status": "ok", "error": None, "kpis": result.kpis}
         if spec.rep == 0 and spec.point == 0 and result.model.structure.city_map is not None:
             from sim.outputs.map_shapes import map_shapes

@@ -93,12 +93,15 @@ def _anchor_geography_file(data: dict[str, Any], path: Path) -> None:
         geo["file"] = str((path.parent / geo["file"]).resolve())
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None,
+                  check_kept: bool = True) -> dict[str, Any]:
     """Read, merge, override, fill defaults and validate a scenario; return the plain dict.
 
     Args:
         path: scenario TOML file.
         overrides: dotted key -> value applied after merging (e.g. ``{"simulation.seed": 3}``).
+        check_kept: refuse an override a reform would overwrite (a build per key); False when
+            the caller checked the same keys once for many runs (``robust``).
     """
     path = str(path)
     overrides = overrides or {}
@@ -107,7 +110,8 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         scenario = build_scenario(apply_overrides(raw, overrides, path), path)
     except ScenarioError as exc:
         raise blame_file(exc, path, overrides) from None
-    check_overrides_kept(raw, overrides, path, build_scenario, scenario)
+    if check_kept:
+        check_overrides_kept(raw, overrides, path, build_scenario, scenario)
     return scenario
 
 
