@@ -95,6 +95,12 @@ def test_a_study_gives_identical_results_on_one_and_two_workers(tmp_path: Path) 
         rows = {r["conclusion"]: r for r in result["tables"]["conclusions"]}
         assert rows["flat costs more"]["holds"] == 8  # doubling staff always costs more
     assert outputs[0] == outputs[1]
+    # the study folder is a batch folder: its report gets the "how sure are we" section
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "plot", str(tmp_path / "out1")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "out1" / "report.html").read_text()
+    assert "How sure are we" in page and "flat costs more" in page and "8 samples" in page
 
 
 def test_bad_conclusions_get_one_line(tmp_path: Path) -> None:

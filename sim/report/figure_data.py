@@ -29,6 +29,7 @@ class BatchData:
     validation: pd.DataFrame | None
     skipped: list[str] = field(default_factory=list)  # what could not be read, one line each
     maps: dict[str, dict[str, Any]] = field(default_factory=dict)  # scenario -> map shapes (on a map)
+    robustness: pd.DataFrame | None = None  # robust.csv of a `robust` study in (or below) the folder
 
     @classmethod
     def load(cls, folder: str | Path) -> BatchData:
@@ -66,7 +67,8 @@ class BatchData:
                    _find_csv(root, {"reform", "metric", "shapley"}, skipped),
                    _find_csv(root, {"output", "parameter", "first_order", "total_order"}, skipped),
                    _numeric(_find_csv(root, {"fact", "check", "simulated_mean"}, skipped),
-                            ("simulated_mean", "ci95_low", "ci95_high"), skipped), skipped, maps)
+                            ("simulated_mean", "ci95_low", "ci95_high"), skipped), skipped, maps,
+                   _find_csv(root, {"conclusion", "holds_share", "ci95_low", "fails_when"}, skipped))
 
     def main_runs(self, scenario: str) -> list[dict[str, Any]]:
         """KPI dicts of the scenario's first sweep point (its replications)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,8 @@ def build_report(data: BatchData, figures: dict[str, Path], out: str | Path) -> 
                      "</figcaption></figure>")
     if data.validation is not None:
         parts.append("<h2>Validation against reported facts</h2>" + _validation(data))
+    if data.robustness is not None:
+        parts.append("<h2>How sure are we</h2>" + _robustness(data))
     parts.append("<h2>Run metadata</h2>" + _metadata(data))
     if data.skipped:
         parts.append("<h2>Not shown</h2><p>These files of the batch could not be read and are left "
@@ -146,6 +149,32 @@ def _validation(data: BatchData) -> str:
         rows.append(f"<tr><td>{html.escape(str(r['fact']))}</td><td>{html.escape(str(r['check']))}</td>"
                     f"<td>{kind}</td><td>{html.escape(str(r['reported']))}</td><td>{r['simulated_mean']:.4g}{ci}</td>"
                     f"<td>{html.escape(str(r['tolerance']))}</td><td class='{result}'>{result}</td></tr>")
+    return "\n".join(rows) + "</table>"
+
+
+def _robustness(data: BatchData) -> str:
+    """The conclusions of a ``robust`` study: in how many samples of the assumed ranges each
+    holds, and which assumptions make it fail (PRIM)."""
+    frame = data.robustness
+    study_path = Path(frame.attrs.get("path", "")).with_name("study.json")
+    lead = ""
+    try:
+        study = json.loads(study_path.read_text())
+        ranged = ", ".join(f"{html.escape(Path(p).stem)}: {study['ranged'][p]} of "
+                           f"{study['assumed_numbers'][p]}" for p in study["scenarios"].values())
+        lead = (f"<p>{study['complete_samples']} samples (Latin hypercube, seed {study['seed']}) of the "
+                f"assumed numbers that have a plausible range in the scenario files ({ranged} assumed "
+                "numbers ranged); the others stay at their values, so this is the uncertainty of what "
+                "is ranged, not of everything assumed.</p>")
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    rows = [lead + "<table class='kpi'><tr><th>conclusion</th><th>holds in</th><th>95 % CI</th>"
+            "<th>fails mostly when (PRIM box)</th></tr>"]
+    for _, r in frame.iterrows():
+        when = r["fails_when"] if isinstance(r["fails_when"], str) and r["fails_when"] else "never fails"
+        rows.append(f"<tr><td>{html.escape(str(r['conclusion']))}</td><td>{float(r['holds_share']):.0%}</td>"
+                    f"<td>[{float(r['ci95_low']):.0%}, {float(r['ci95_high']):.0%}]</td>"
+                    f"<td>{html.escape(when)}</td></tr>")
     return "\n".join(rows) + "</table>"
 
 
