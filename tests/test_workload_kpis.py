@@ -3,6 +3,7 @@ checked against independent computations and the request catalogue's expected vo
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import sim
@@ -61,3 +62,35 @@ def test_modules_concentrate_the_upward_burden(runs: dict[str, dict]) -> None:
     town, flat = runs["township"]["upward_burden"], runs["longgang-2021"]["upward_burden"]
     assert flat["facing_units"] < town["facing_units"]
     assert flat["divisions_per_cadre"] > town["divisions_per_cadre"]
+
+
+def test_per_capita_figures_compare_counties_of_different_sizes(tmp_path) -> None:
+    """A county three times larger creates three times the matters (a raw count says it is
+    busier); per 1,000 residents a year both create what the catalogue's rates say (within 4 %,
+    Poisson counts of about 2,000 and 6,000)."""
+    import math
+
+    from sim.city.model import GovernanceModel
+    from sim.outputs.kpis import build_tables, compute_kpis
+    from sim.scenario.loading import load_scenario
+    from tests.conftest import TINY
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    out = {}
+    for residents in (2000, 6000):
+        config = load_scenario(path, {"population.residents": residents, "simulation.days": 200})
+        model = GovernanceModel(config, seed=3)
+        model.run(200)
+        tables = build_tables(model)
+        kpis = compute_kpis(model, tables)
+        expected = sum(k["rate_per_year"] for k in config["requests"].values() if k["origin"] == "resident")
+        resident_kinds = [k.index for k in model.kinds if k.origin == "resident"]
+        per = kpis["per_capita"]
+        rate = per["resident_requests_per_1000_residents_per_year"]
+        assert rate == pytest.approx(1000 * expected, rel=0.04)
+        assert per["staff_per_10000_residents"] == pytest.approx(kpis["staff_total"] / residents * 10_000)
+        created = int(np.isin(tables.kind, resident_kinds).sum())
+        out[residents] = (created, per["resident_requests_per_1000_residents_per_year"])
+    assert out[6000][0] > 2.5 * out[2000][0]
+    assert math.isclose(out[6000][1], out[2000][1], rel_tol=0.06)

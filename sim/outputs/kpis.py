@@ -178,7 +178,28 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
     years = (hi - lo) / DAY / 365.0
     kpis["cost_per_resolved_request"] = (kpis["staff_cost"] * years / resolved_in_window
                                          if resolved_in_window else None)
+    kpis["per_capita"] = _per_capita(model, t, in_window, years, kpis)
     return kpis
+
+
+def _per_capita(model: Any, t: RunTables, in_window: np.ndarray, years: float, kpis: dict[str, Any]
+                ) -> dict[str, float | None]:
+    """Figures per resident and per firm, so a county of another size can be compared: demand a
+    year per 1,000 of the group that creates it, staff per 10,000 residents, cost per resident
+    (the real population of ``[population]``, not the sampled agents)."""
+    residents = model.config["population"]["residents"]
+    firms = model.config["population"]["firms"]
+    origin = np.array([k.origin for k in model.kinds])[t.kind] if len(t.kind) else np.zeros(0, dtype=str)
+
+    def rate(group: str, size: int) -> float | None:
+        count = int((in_window & (origin == group)).sum())
+        return count / years / (size / 1_000) if size and years > 0 else None
+    return {"residents": residents, "firms": firms,
+            "resident_requests_per_1000_residents_per_year": rate("resident", residents),
+            "firm_requests_per_1000_firms_per_year": rate("firm", firms),
+            "staff_per_10000_residents": kpis["staff_total"] / (residents / 10_000),
+            "government_staff_per_10000_residents": kpis["staff_government"] / (residents / 10_000),
+            "staff_cost_per_resident": kpis["staff_cost"] / residents}
 
 
 def _per_request(t: RunTables, values: np.ndarray) -> np.ndarray:
