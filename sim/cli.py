@@ -159,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--max-runs", type=int, default=10_000,
                       help="refuse a study of more runs than this (default 10,000)")
 
+    calibrate = sub.add_parser("calibrate", help="fit named parameters to named targets",
+                               description="Fit the parameters of a calibration file to its targets "
+                               "(common random numbers; bounded Brent for one parameter, Nelder-Mead "
+                               "for several) and write the calibration file a scenario loads with "
+                               "calibration = \"FILE\".")
+    calibrate.add_argument("config", help="calibration TOML file (parameters, targets, output)")
+    calibrate.add_argument("--workers", type=int, help="local processes (default: cores)")
+
     robust = sub.add_parser("robust", help="do the conclusions hold across the assumed ranges?",
                             description="Sample every assumed number that has a '(range LOW-HIGH)' in "
                             "the scenario files (Latin hypercube), run every scenario on each sample "
@@ -222,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _check_flags(args)
         commands = {"run": _run, "compare": _compare, "validate": _validate, "attribute": _attribute,
-                    "robust": _robust, "batch": _batch, "sensitivity": _sensitivity, "plot": _plot,
-                    "show": _show, "staff": _staff, "place": _place}
+                    "calibrate": _calibrate, "robust": _robust, "batch": _batch, "sensitivity": _sensitivity,
+                    "plot": _plot, "show": _show, "staff": _staff, "place": _place}
         return commands[args.command](args)
     except ScenarioError as exc:
         sys.stderr.write(exc.one_line() + "\n")
@@ -564,6 +572,27 @@ def _sensitivity(args: argparse.Namespace) -> int:
                                        "seed": args.seed, "runs": args.n * (len(names) + 2),
                                        "outputs": sweep.outputs, "parameters": names})
     print(f"\nwrote {out}/sobol.csv")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from sim.experiments.calibration import fit, load_calibration, write_calibration
+    from sim.experiments.executors import executor_for
+    from sim.scenario.loading import load_scenario
+
+    cal = load_calibration(args.config)
+    load_scenario(cal.scenario, {name: (low + high) / 2 for name, (low, high) in zip(cal.names, cal.bounds,
+                                                                                      strict=True)})
+    _check_writable(str(cal.output.parent), "output")
+    with executor_for(args.workers) as executor:
+        result = fit(cal, executor, log=lambda line: print(line, flush=True))
+    path = write_calibration(cal, result)
+    for name, value in result["values"].items():
+        print(f"{name} = {value:.6g}")
+    for name, spec in cal.targets.items():
+        print(f"  {name}: target {spec['value']:.6g} ({spec['fact'] or 'no fact id'}), fitted "
+              f"{result['kpis'][name]:.6g}")
+    print(f"loss {result['loss']:.3g} after {result['trials']} trials; wrote {path}")
     return 0
 
 

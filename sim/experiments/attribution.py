@@ -43,7 +43,7 @@ from sim.scenario.loading import build_scenario, read_raw
 
 MAX_SHAPLEY_REFORMS = 8  # exact Shapley up to this many reforms (2^8 = 256 subsets)
 DEFAULT_ORDERINGS = 24  # sampled beyond it: 12 antithetic pairs, about 10 n subsets
-IGNORED_KEYS = {"name", "description", "reforms", "extends"}
+IGNORED_KEYS = {"name", "description", "reforms", "extends", "calibration"}  # (its values are compared)
 MISSING = object()  # a key one of the two scenarios does not set
 
 

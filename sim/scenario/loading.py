@@ -71,7 +71,7 @@ def read_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     _anchor_geography_file(data, path)
     parent = data.pop("extends", None)
     if parent is None:
-        return data
+        return _calibrated(data, path)
     if not isinstance(parent, str):
         raise ScenarioError(str(path), "extends", f"must be a file path string (got {parent!r})")
     parent_path = path.parent / parent
@@ -81,7 +81,27 @@ def read_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     merged = deep_merge(base, data)
     if isinstance(base.get("reforms"), list) and isinstance(data.get("reforms"), list):
         merged["reforms"] = base["reforms"] + data["reforms"]  # reforms accumulate along extends
-    return merged
+    return _calibrated(merged, path) if "calibration" in data else merged
+
+
+def _calibrated(raw: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Apply the ``[values]`` of the calibration file this file names (``calibration = "FILE"``,
+    relative to it; written by ``run.py calibrate``): after the values it inherits, before
+    command-line overrides, so ``--set`` still wins."""
+    name = raw.get("calibration")
+    if name is None:
+        return raw
+    if not isinstance(name, str):
+        raise ScenarioError(str(path), "calibration", f"must be a file path string (got {name!r})")
+    file = (path.parent / name).resolve()
+    if not file.is_file():
+        raise ScenarioError(str(path), "calibration", f"no such file {file}")
+    values = read_toml(file).get("values")
+    if not isinstance(values, dict) or not values:
+        raise ScenarioError(str(file), "values", "must be a table of dotted scenario keys and fitted values")
+    out = apply_overrides({k: v for k, v in raw.items() if k != "calibration"}, values, str(file))
+    out["calibration"] = str(file)
+    return out
 
 
 def _anchor_geography_file(data: dict[str, Any], path: Path) -> None:

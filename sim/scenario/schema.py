@@ -359,6 +359,8 @@ GEOGRAPHY = {
 
 SCENARIO = {
     "extends": Field("str", None, help="scenario file this one builds on (relative path)"),
+    "calibration": Field("str", None, help="calibration file (written by run.py calibrate) whose "
+                         "fitted values this scenario runs with; relative path"),
     "name": Field("str", REQUIRED, help="short name shown in tables"),
     "description": Field("str", "", help="one paragraph"),
     "population": Field("table", {}, schema={
