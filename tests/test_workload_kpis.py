@@ -94,3 +94,23 @@ def test_per_capita_figures_compare_counties_of_different_sizes(tmp_path) -> Non
         out[residents] = (created, per["resident_requests_per_1000_residents_per_year"])
     assert out[6000][0] > 2.5 * out[2000][0]
     assert math.isclose(out[6000][1], out[2000][1], rel_tol=0.06)
+
+
+def test_f13_counts_only_what_a_community_may_decide(tmp_path) -> None:
+    """A tiny county whose centre and grids know enough to settle every personal matter and
+    incident; firm permits still go to a department, which no community may decide. The old
+    share (everything but upper tasks) says the community falls short; F13's share is 1."""
+    from sim.city.model import GovernanceModel
+    from sim.outputs.kpis import build_tables, compute_kpis
+    from sim.scenario.loading import load_scenario
+    from tests.conftest import TINY
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    able = {"simulation.days": 60, "units.centre.knowledge": 100.0, "units.grid.knowledge": 100.0,
+            "handoff.misroute_share": 0.0}
+    model = GovernanceModel(load_scenario(path, able), seed=2)
+    model.run(60)
+    kpis = compute_kpis(model, build_tables(model))
+    assert kpis["share_grassroots_resolved_community_or_below"] == 1.0
+    assert kpis["share_resolved_community_or_below"] < 0.99

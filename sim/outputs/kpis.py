@@ -157,6 +157,7 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         "backlog_growth_per_100_days": _backlog_growth(model),
         "share_high_frequency_in_community": _share_low(model, t, done, high_frequency=True),
         "share_resolved_community_or_below": _share_low(model, t, done, high_frequency=False),
+        "share_grassroots_resolved_community_or_below": _share_low(model, t, done, False, GRASSROOTS),
     }
     if model.structure.unit_overtime_minutes.any() or model.structure.unit_has_duties.any():
         kpis["hours_at_work_per_week"] = _hours_at_work(model, lo, hi)
@@ -312,11 +313,19 @@ def _level_shares(levels: np.ndarray) -> dict[str, float]:
     return {name: (float(counts[i] / total) if total else 0.0) for i, name in enumerate(LEVELS)}
 
 
-def _share_low(model: Any, t: RunTables, done: np.ndarray, high_frequency: bool) -> float | None:
-    """Share solved at community level or below: of high-frequency personal matters (F12), or
-    of grassroots problems and requested services (F13: everything but upper-government tasks)."""
+GRASSROOTS = ("personal", "incident", "dispute")
+"""F13's denominator: grassroots problems (incidents, disputes) and services residents request
+(personal matters). Not firm approvals or enforcement cases, which no community may decide."""
+
+
+def _share_low(model: Any, t: RunTables, done: np.ndarray, high_frequency: bool,
+               categories: tuple[str, ...] | None = None) -> float | None:
+    """Share solved at community level or below: of high-frequency personal matters (F12), of
+    the given categories (F13: ``GRASSROOTS``), or of everything but upper-government tasks."""
     if high_frequency:
         wanted = np.array([k.high_frequency for k in model.kinds])[t.kind]
+    elif categories is not None:
+        wanted = np.array([k.category in categories for k in model.kinds])[t.kind]
     else:
         wanted = np.array([k.category != "upper" for k in model.kinds])[t.kind]
     pick = done & wanted
