@@ -614,6 +614,10 @@ def _robust(args: argparse.Namespace) -> int:
                        for p in args.scenarios)
     print(f"\n{study['complete_samples']} of {args.n} samples complete; assumed numbers with a range "
           f"(sampled) per scenario: {ranged}")
+    if study["failed_runs"]:
+        first = study["failed_runs"][0]
+        print(f"{len(study['failed_runs'])} runs failed (left out; study.json lists them); first: "
+              f"{first['run_id']}: {first['error']}")
     table = [(r["conclusion"], [f"{r['holds_share']:.0%}", f"[{r['ci95_low']:.0%}, {r['ci95_high']:.0%}]",
                                 r["fails_when"] or "-"]) for r in result["tables"]["conclusions"]]
     print(render_table(["conclusion", "holds", "95 % CI", "fails mostly when (PRIM)"], table))

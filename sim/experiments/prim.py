@@ -5,7 +5,8 @@ PRIM peels the box of all samples: at each step it cuts the ``alpha`` share of s
 the one side of one assumption that raises the failure share inside the box most, until
 fewer than ``min_support`` of the samples are left. Along this peeling trajectory it returns
 the box of highest failure share (density) whose support is at least ``min_support``, with
-its coverage (the share of all failures inside it). The box names only the assumptions it
+its coverage (the share of all failures inside it), cutting at most ``max_dims``
+assumptions. The box names only the assumptions it
 restricts; a planner reads it as "the conclusion fails mostly when A > a and B < b".
 This is the peeling step only (no pasting, no covering of several boxes), as EMA Workbench's
 ``prim`` starts with.
@@ -28,8 +29,11 @@ class Box:
     support: float  # share of all samples in the box
 
 
-def prim_box(x: np.ndarray, y: np.ndarray, alpha: float = 0.05, min_support: float = 0.05) -> Box | None:
-    """The densest box of the peeling trajectory (see module docstring); None without failures."""
+def prim_box(x: np.ndarray, y: np.ndarray, alpha: float = 0.05, min_support: float = 0.1,
+             max_dims: int = 3) -> Box | None:
+    """The densest box of the peeling trajectory (see module docstring); None without failures.
+    At most ``max_dims`` assumptions are cut: with a few hundred samples, deeper peels fit noise
+    (every extra cut raises the density a little by chance) and no planner can read the box."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=bool)
     n, d = x.shape
     if not y.any():
@@ -39,7 +43,8 @@ def prim_box(x: np.ndarray, y: np.ndarray, alpha: float = 0.05, min_support: flo
     best = (y.mean(), lower.copy(), upper.copy(), inside.copy())
     while inside.sum() * (1 - alpha) >= min_support * n:
         choice = None
-        for j in range(d):
+        cut_dims = [j for j in range(d) if np.isfinite(lower[j]) or np.isfinite(upper[j])]
+        for j in (cut_dims if len(cut_dims) >= max_dims else range(d)):
             values = x[inside, j]
             for side, cut in (("low", np.quantile(values, alpha)), ("high", np.quantile(values, 1 - alpha))):
                 keep = inside & ((x[:, j] > cut) if side == "low" else (x[:, j] < cut))

@@ -269,17 +269,20 @@ def run_study(scenarios: list[str], conclusions_path: str | Path, n: int, seed: 
     identity = batch_identity(scenarios, specs, points, 1, seed, scale, days, str(conclusions_path), True)
     summary = run_batch(specs, out, executor, identity, resume=resume, progress=progress)
     kpis: dict[int, dict[str, dict[str, float]]] = {}
-    failed = []
+    failed, errors = [], []
     for record in BatchFolder(out).records([s.run_id for s in specs]):
         point = record["spec"]["point"]
         if record["status"] != "ok":
             failed.append(point)
+            errors.append({"run_id": record["run_id"], "error": record.get("error"),
+                           "params": record["spec"]["params"]})
             continue
         kpis.setdefault(point, {})[record["spec"]["scenario_name"]] = flatten(record["kpis"])
     complete = {p: v for p, v in kpis.items() if len(v) == len(names) and p not in failed}
     tables = analyse(conclusions, ranges, unit, complete)
     study = {"scenarios": dict(zip(names, scenarios, strict=True)), "samples": n, "seed": seed,
              "scale": scale, "days": days, "complete_samples": len(complete), "runs": summary,
+             "failed_runs": errors,
              "design": "Latin hypercube on the assumed ranges; one common seed per sample",
              "assumed_numbers": totals, "ranged": {p: len(keys[p]) for p in scenarios},
              "parameters": [{"key": r.key, "value": r.value, "low": r.low, "high": r.high,
