@@ -174,8 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "of --conclusions the share of samples where it holds, the PRIM box of "
                             "assumptions where it fails, and first-order Sobol indices.")
     robust.add_argument("scenarios", nargs="+", help="scenario TOML files the conclusions compare")
-    robust.add_argument("--conclusions", default="scenarios/robustness.toml",
-                        help="conclusions file (default scenarios/robustness.toml)")
+    robust.add_argument("--conclusions", default="scenarios/conclusions/default.toml",
+                        help="conclusions file (default scenarios/conclusions/default.toml)")
     robust.add_argument("--n", type=int, default=64, help="samples (default 64)")
     robust.add_argument("--seed", type=int, default=1, help="sampling and model seed (default 1)")
     robust.add_argument("--scale", type=float, default=0.01, help="agent sample share (default 0.01)")
