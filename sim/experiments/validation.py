@@ -100,7 +100,8 @@ CHECKS = [
           "channel residents chose (predicted: some take them to the city hall)", "> 90 %", "mean > 0.90",
           _kpi("longgang-2021", "share_high_frequency_in_community"), lambda x: x > 0.90),
     Check("B4", "township: residents' personal matters brought online (calibrated: "
-          "behaviour.channels.online_constant, run.py calibrate scenarios/calibration/fit-channels.toml)", "27.6 %", "+-10 %",
+          "behaviour.channels.online_constant, run.py calibrate scenarios/calibration/fit-channels.toml)",
+          "27.6 %", "+-10 %",
           _kpi("township", "behaviour", "online_share"), within(0.276, 0.10), kind="calibrated"),
     Check("F14", "longgang-2021: residents satisfied with matters the community passed up by blowing "
           "the whistle (predicted: expectation-disconfirmation scores, assumed; an officer on call per "
