@@ -53,7 +53,22 @@ def weighted_seeds(points: np.ndarray, weight: np.ndarray, n: int, polygon: shap
                                  for d in (0, 1)])
         keep = mass > 0
         seeds[keep] = moved[keep] / mass[keep, None]
-    return _distinct(seeds, rng)
+    # a centroid of a bent or hollow area's points may fall outside it, and a seed outside its
+    # container has an empty Voronoi cell (an area without ground): such a seed moves to the
+    # nearest of the points it stood for, which lie inside (the first sampled geography that
+    # did this, in a robust study, crashed its run)
+    seeds = _distinct(seeds, rng)
+    outside = ~shapely.contains_xy(polygon, seeds[:, 0], seeds[:, 1])
+    if outside.any():
+        inside = shapely.contains_xy(polygon, points[:, 0], points[:, 1])
+        for i in np.flatnonzero(outside):
+            others = np.delete(seeds, i, axis=0)
+            for j in np.argsort(((points - seeds[i]) ** 2).sum(axis=1)):
+                # the nearest point inside on which no other seed sits
+                if inside[j] and (len(others) == 0 or ((others - points[j]) ** 2).sum(axis=1).min() > 1e-18):
+                    seeds[i] = points[j]
+                    break
+    return seeds
 
 
 def _distinct(seeds: np.ndarray, rng: np.random.Generator) -> np.ndarray:
