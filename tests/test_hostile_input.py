@@ -134,6 +134,9 @@ def test_error_in_a_parent_file_is_blamed_on_it(tmp_path: Path, capsys: pytest.C
     (tmp_path / "common" / "city.toml").write_text(bad_city)
     township = tmp_path / "township.toml"
     township.write_text(TOWNSHIP.read_text())
+    (tmp_path / "calibration").mkdir()  # the township's fitted values, which it names
+    for fitted in (SCENARIOS / "calibration").glob("*.toml"):
+        (tmp_path / "calibration" / fitted.name).write_text(fitted.read_text())
     (tmp_path / "child.toml").write_text('extends = "township.toml"\nname = "c"\n')
     code, err = cli(capsys, "run", str(tmp_path / "child.toml"), *QUICK, "--out", str(tmp_path / "o"))
     one_line(code, err, str(tmp_path / "common" / "city.toml"), "simulation.warmup_days")
