@@ -32,6 +32,7 @@ from sim.scenario.loading import read_toml
 from sim.scenario.schema import Field, check_table
 
 TESTS = ("ratio_at_most", "ratio_at_least", "at_most", "at_least")
+MIN_FAILURES = 5  # fewer failing samples get no PRIM box (their share and interval still say it)
 CONCLUSION = {
     "name": Field("str", None, help="what the conclusion says, in words"),
     "kpi": Field("str", None, help="flattened KPI name (as in runs.parquet, without 'kpi.')"),
@@ -202,14 +203,14 @@ def analyse(conclusions: list[Conclusion], ranges: list[AssumedRange], unit: np.
         margins = np.array([c.margin({s: kpis[p][s][c.kpi] for s in kpis[p]}) for p in points])
         holds = np.isfinite(margins) & (margins >= 0)
         low, high = wilson(int(holds.sum()), len(points))
-        box = prim_box(x, ~holds)
+        # a box around a handful of failures describes noise, not a cause: none below MIN_FAILURES
+        box = prim_box(x, ~holds) if (~holds).sum() >= MIN_FAILURES else None
         tables["conclusions"].append({
             "conclusion": c.name, "kpi": c.kpi, "scenario": c.scenario, "baseline": c.baseline,
             "test": c.test, "bound": c.bound, "samples": len(points), "holds": int(holds.sum()),
             "holds_share": float(holds.mean()), "ci95_low": low, "ci95_high": high,
             "margin_median": float(np.nanmedian(margins)),
-            "fails_when": "" if box is None else "; ".join(
-                _describe(ranges[j], box.lower[j], box.upper[j]) for j in box.restricted),
+            "fails_when": _fails_when(box, ranges, int((~holds).sum())),
             "box_density": None if box is None else box.density,
             "box_coverage": None if box is None else box.coverage,
         })
@@ -232,6 +233,13 @@ def analyse(conclusions: list[Conclusion], ranges: list[AssumedRange], unit: np.
                 tables["sobol"].append({"output": output, "parameter": r.key, "first_order": float(s1[j]),
                                         "noise_floor": floor})
     return tables
+
+
+def _fails_when(box: Any, ranges: list[AssumedRange], failures: int) -> str:
+    """The PRIM box in words; empty when nothing fails, a note when too little fails."""
+    if box is not None:
+        return "; ".join(_describe(ranges[j], box.lower[j], box.upper[j]) for j in box.restricted)
+    return f"too few failures ({failures}) for a box" if failures else ""
 
 
 def _value(r: AssumedRange, u: float) -> float | None:
