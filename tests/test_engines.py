@@ -8,6 +8,10 @@ import numpy as np
 import pytest
 
 from sim.city.model import GovernanceModel
+from sim.engine.calendars import DAY, WeeklyCalendar
+from sim.engine.compiled import CompiledEngine
+from sim.engine.legs import Legs
+from sim.engine.reference import QueueEngine
 from sim.scenario.loading import load_scenario
 from tests.conftest import SCENARIOS
 
@@ -63,3 +67,34 @@ def test_cached_kernels_are_dropped_when_a_source_they_inline_changes(tmp_path: 
     (tmp_path / "compiled-kernels.sha256").write_text("digest of other sources")
     kernel_cache.drop_stale_kernels()
     assert not fresh.exists()
+
+
+@pytest.mark.parametrize("engine_class", [QueueEngine, CompiledEngine])
+@pytest.mark.parametrize(("working_time", "arrives"), [
+    # handed on at Friday 16:00 with 16 h: on the clock Saturday 08:00; in office time the
+    # hour left on Friday, then Monday's eight, then seven on Tuesday: Tuesday 16:00
+    (False, 5 * DAY + 8 * 60.0),
+    (True, 8 * DAY + 16 * 60.0),
+])
+def test_hand_off_delays_count_office_hours_when_asked(engine_class, working_time: bool,
+                                                       arrives: float) -> None:
+    office = WeeklyCalendar(9, 17, [0, 1, 2, 3, 4])  # day 0 is a Monday
+    engine = engine_class([1, 1], [office, office], office, handoff_working_time=working_time)
+    # one request: 60 minutes at unit 0 from Friday 15:00, then unit 1 after a 16-hour hand-off
+    legs = Legs(np.zeros(2, dtype=np.int64), np.array([0, 1]), np.array([60.0, 30.0]), np.zeros(2),
+                np.array([0.0, 16 * 60.0]), np.zeros(2, dtype=bool), np.zeros(2, dtype=bool))
+    engine.add(np.array([4 * DAY + 15 * 60.0]), legs)
+    engine.run_until(14 * DAY)
+    log = engine.log()
+    assert log.leg_end[0] == 4 * DAY + 16 * 60.0
+    assert log.leg_arrive[1] == arrives
+
+
+@pytest.mark.parametrize("name", ["township", "longgang-2021"])
+def test_engines_agree_when_hand_offs_count_office_hours(name: str) -> None:
+    extra = {"handoff.working_time": True}
+    reference, ref_resolved = _log(SCENARIOS / f"{name}.toml", "reference", 21, 0.002, **extra)
+    compiled, com_resolved = _log(SCENARIOS / f"{name}.toml", "compiled", 21, 0.002, **extra)
+    assert ref_resolved == com_resolved > 1000
+    for field in ("leg_arrive", "leg_start", "leg_end", "ready"):
+        assert np.array_equal(getattr(reference, field), getattr(compiled, field), equal_nan=True), field

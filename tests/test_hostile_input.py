@@ -129,7 +129,7 @@ def test_reported_crash_is_one_line(case: str, tmp_path: Path, capsys: pytest.Ca
 def test_error_in_a_parent_file_is_blamed_on_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "common").mkdir()
     city = (SCENARIOS / "common" / "city.toml").read_text()
-    bad_city = city.replace("warmup_days = 28 ", "warmup_days = -3 ")
+    bad_city = city.replace("warmup_days = 120 ", "warmup_days = -3 ")
     assert bad_city != city
     (tmp_path / "common" / "city.toml").write_text(bad_city)
     township = tmp_path / "township.toml"

@@ -154,7 +154,8 @@ def scenario_texts(draw: st.DrawFn, busy: bool = True) -> str:
                     "delay_cv": draw(st.sampled_from([0.0, 0.5, 1.0, 2.0])),
                     "misroute_share": draw(st.sampled_from([0.0, 0.1, 0.5])),
                     "screening_minutes": draw(st.sampled_from([0.0, 10.0])),
-                    "forward_without_trip": draw(st.booleans())},
+                    "forward_without_trip": draw(st.booleans()),
+                    "working_time": draw(st.booleans())},
         "calendars": {"custom": draw(_custom_calendar()),
                       # redefining office also moves the review calendar (lead_days)
                       **({"office": draw(_custom_calendar())} if draw(st.booleans()) else {})},

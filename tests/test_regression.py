@@ -25,11 +25,15 @@ from sim.experiments.api import run_scenario
 from sim.outputs.files import request_table
 from tests.conftest import SCENARIOS
 
-FINGERPRINTS = {  # preset: (request log, KPIs, requests created), seed 5, scale 0.002, 60 days
-    "township": ("e1550978469060cf", "81d84c539fe0acc8", 71643),
-    "longgang-2019": ("ca378c79e61a0d81", "e9539b264530b865", 75441),
-    "longgang-2021": ("0ab94c302054b361", "6061506f485768e8", 71574),
-    "staff-cut-only": ("0b5b5801fc9168a3", "33df6424b3bba22c", 71643),
+# preset: (request log, KPIs, requests created), seed 5, scale 0.002, 60 days. The request logs'
+# hashes are those of ac5f918; the KPI hashes were re-based (floats to 10 digits) when a NumPy
+# update moved the backlog slope's last bits (np.polyfit, now a closed form); the rounded hashes
+# are the same under NumPy 2.4.4 and 2.5.5.
+FINGERPRINTS = {
+    "township": ("e1550978469060cf", "819f177f4e6194af", 71643),
+    "longgang-2019": ("ca378c79e61a0d81", "1a22124c3a330e10", 75441),
+    "longgang-2021": ("0ab94c302054b361", "05ad0a1f5c1076d3", 71574),
+    "staff-cut-only": ("0b5b5801fc9168a3", "c9e1569f1f8eba21", 71643),
 }
 
 
@@ -63,11 +67,17 @@ def old_values(name: str) -> dict[str, object]:
                               "requests.incident.rate_basis": "origin",
                               "requests.incident.rate_per_year": 365.0,
                               "requests.patrol_case.rate_basis": "origin",
-                              "requests.patrol_case.rate_per_year": 25.0}
+                              "requests.patrol_case.rate_per_year": 25.0,
+                              # hand-offs on the clock, one misroute share, the first unit's service
+                              # at every level, the four-week warm-up
+                              "handoff.working_time": False, "handoff.escalated_service": "same",
+                              "simulation.warmup_days": 28, "simulation.warmup_cap_share": 0.25}
     for kind, (service, lead) in BEFORE_APPROVALS.items():
         out[f"requests.{kind}.service_minutes"] = service
         out[f"requests.{kind}.lead_days"] = lead
         out[f"requests.{kind}.review_minutes"] = [0.0] * len(lead)
+    if name != "longgang-2021":  # (its platform reform sets the misroute rule itself)
+        out["handoff.misroute_rule"], out["handoff.misroute_share"] = "share", 0.10
     if name.startswith("longgang"):
         out["reforms.one_seal.review_overlap"] = 0.7  # was calibrated so registration took 40 days
     return out
@@ -81,9 +91,21 @@ def fingerprint(name: str) -> tuple[str, str, int]:
     log = hashlib.sha256()
     for column in ("created_h", "resolved_h", "solved_unit", "kind"):
         log.update("|".join(map(str, table.column(column).to_pylist())).encode())
-    before = {k: v for k, v in result.kpis.items() if k in KPIS_BEFORE}  # KPIs added later are new
+    before = {k: _rounded(v) for k, v in result.kpis.items() if k in KPIS_BEFORE}  # later KPIs are new
     kpis = hashlib.sha256(json.dumps(before, sort_keys=True, default=str).encode()).hexdigest()
     return log.hexdigest()[:16], kpis[:16], result.kpis["requests_created"]
+
+
+def _rounded(value: object) -> object:
+    """Floats to 10 significant digits: the KPIs' last bits may differ between NumPy or LAPACK
+    builds (a sum's order), which is not a change of the model; the request log is hashed exactly."""
+    if isinstance(value, float):
+        return float(f"{value:.10g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
 
 
 @pytest.mark.parametrize("name", sorted(FINGERPRINTS))

@@ -9,17 +9,20 @@ import pytest
 import sim
 from tests.conftest import SCENARIOS
 
+FOUR_WEEKS = {"simulation.warmup_days": 28}  # so the window is whole weeks (below)
+
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, dict]:
-    return {name: sim.run_scenario(SCENARIOS / f"{name}.toml", seed=2, scale=0.005, days=196).kpis
+    return {name: sim.run_scenario(SCENARIOS / f"{name}.toml", seed=2, scale=0.005, days=196,
+                                   overrides=FOUR_WEEKS).kpis
             for name in ("township", "longgang-2021")}
 
 
 @pytest.fixture(scope="module")
 def runs_requests_only() -> dict[str, dict]:
     return {name: sim.run_scenario(SCENARIOS / f"{name}.toml", seed=2, scale=0.005, days=196,
-                                   overrides={"simulation.working_day": False}).kpis
+                                   overrides={"simulation.working_day": False, **FOUR_WEEKS}).kpis
             for name in ("township", "longgang-2021")}
 
 

@@ -74,7 +74,8 @@ class GovernanceModel(mesa.Model):
                                    self.structure.unit_has_duties.tolist(),
                                    self.structure.unit_has_desk_work.tolist(),
                                    None if self.redeployment is None else self.redeployment.spare_servers(),
-                                   None if self.whistle is None else self.whistle.reserved.tolist())
+                                   None if self.whistle is None else self.whistle.reserved.tolist(),
+                                   handoff_working_time=scenario["handoff"]["working_time"])
         self._requests: list[NewRequests] = []
         self._future: list[int] = []  # chunks of _requests with some created at or after the day's start
         self._legs: list[Legs] = []

@@ -8,17 +8,22 @@ Rules, per step of a request (a multi-step matter has several, e.g. an investmen
     first; the request enters at the lowest;
   * difficulty ~ Exponential(complexity); a unit solves it if difficulty <= its knowledge,
     otherwise escalates to the next unit of the chain; the last decides whatever reaches it
-    (a knowledge hierarchy: common problems are solved low, rare ones high);
+    (a knowledge hierarchy: common problems are solved low, rare ones high); with
+    ``escalated_service = "screen_and_decide"`` the deciding unit's service grows with the difficulty
+    (``difficulty_elasticity``) and a unit passing the matter up spends only ``screen_share`` of
+    the kind's service;
   * consecutive steps that land on the same unit are one visit (one queue, one trip): this is
     what one seal and modules buy; a step with review work then goes through the unit's desks
     (``sim.city.approvals``), one step after another, or all together under joint review;
   * each visit to a level with other unit kinds (the first visit too: a requester can also pick
-    the wrong window) goes first to a wrong one with probability ``misroute_share``; that unit
+    the wrong window) goes first to a wrong one with probability ``misroute_share`` or, by the
+    ``per_window`` rule, 1 - (1 - p)^k for k other windows at that level; that unit
     screens it and sends it back (a bounce).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -139,12 +144,27 @@ class Planner:
         review = np.zeros(len(req))
         if kind.review_minutes is not None:
             review[decides] = kind.review_minutes[step]
-        mean = np.full(len(req), kind.service.mean)
+        mean = self._service_means(kind, decides, np.repeat(difficulty, visits))
         if not self._approval_work:  # the review is done at the counter, during the visit
             mean, review = mean + review, np.zeros(len(req))
         service = sample_durations(self.rng, mean, kind.service.cv)
         lead = np.where(decides, kind.lead_days[step], 0.0)
         return req, np.full(len(req), step), pos, unit, service, lead, review
+
+    def _service_means(self, kind: RequestKind, decides: np.ndarray, difficulty: np.ndarray) -> np.ndarray:
+        """Mean staff minutes of each visit of a step: the kind's service at every unit
+        (``escalated_service = "same"``) or, by difficulty, service x (d / c)^g / Gamma(1 + g) at
+        the deciding unit, d the matter's difficulty, c the kind's complexity, g the
+        ``difficulty_elasticity`` (d / c is Exponential(1), so over all matters, wherever they
+        are decided, the mean is the kind's service), and ``screen_share`` of the service at a
+        unit that reads the matter and passes it up.
+        # assumed: time grows with a problem's difficulty as in Garicano's (2000) knowledge
+        hierarchy, where lower layers screen and pass on what they cannot solve."""
+        if self.handoff["escalated_service"] == "same":
+            return np.full(len(decides), kind.service.mean)
+        g = self.handoff["difficulty_elasticity"]
+        deciding = (difficulty / kind.complexity) ** g / math.gamma(1.0 + g)
+        return kind.service.mean * np.where(decides, deciding, self.handoff["screen_share"])
 
     def _per_visit(self, kind_of_leg: np.ndarray) -> np.ndarray:
         """Intake minutes per visit (after merging, so a merged visit pays once)."""
@@ -225,8 +245,18 @@ class Planner:
         return Legs(req, unit, service, lead, handoff, trip, bounce, role, travel)
 
     def _misroutes(self, unit: np.ndarray) -> np.ndarray:
-        share = self.handoff["misroute_share"]
+        """Visits that go to a wrong window first: a constant ``misroute_share`` at every level
+        with other windows or, ``misroute_rule = "per_window"``, 1 - (1 - p)^k at a level with k
+        other windows, p the ``misroute_per_window`` (each mistaken independently: 26 department
+        windows mislead more than 6)."""
         kind_of = self.structure.unit_kind[unit]
+        if self.handoff["misroute_rule"] == "per_window":
+            per_window = self.handoff["misroute_per_window"]
+            if per_window == 0:
+                return np.zeros(len(unit), dtype=bool)
+            windows = np.array([len(a) for a in self._alternatives])[kind_of]
+            return self.rng.random(len(unit)) < 1.0 - (1.0 - per_window) ** windows
+        share = self.handoff["misroute_share"]
         has_alt = np.array([bool(a) for a in self._alternatives])[kind_of]
         if share == 0:
             return np.zeros(len(unit), dtype=bool)

@@ -208,11 +208,26 @@ def _pop(heap_t, heap_s, heap_l, size):
     return size
 
 
+@numba.njit(cache=True, inline="always")
+def _handed_on(done, minutes, in_work, review, always, open_, day_minutes, week_minutes, n_days, days,
+               before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before):
+    """When the next unit receives a request handed on at ``done``: ``minutes`` later on the
+    clock, or, with ``in_work``, ``minutes`` of the office calendar's working time later (a
+    forwarding of "two office days" does not elapse over a weekend or a night)."""
+    if in_work and minutes > 0:
+        w = _to_work(review, done, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n,
+                     ex_day, ex_open, ex_before)
+        return _end_time(review, w + minutes, always, open_, day_minutes, week_minutes, n_days, days,
+                         before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+    return done + minutes
+
+
 @numba.njit(cache=True)
 def _finish_clock_leg(leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff,
                       leg_req, last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, unit_cal,
                       review, ot_cap, clk_n, clk_day, clk_start, clk_len, always, open_, day_minutes,
-                      week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before):
+                      week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before,
+                      in_work):
     """Calendar times of a served visit at a unit with its own clock (one that may work
     overtime), its review period, then its next visit or resolution (``QueueEngine._complete``);
     returns the new (heap size, seq, resolutions size). Visits at other units are completed
@@ -241,7 +256,10 @@ def _finish_clock_leg(leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit
         ready[req] = done
         res_size = _push(res_t, res_s, res_l, res_size, done, 0, 0)
     else:
-        size = _push(heap_t, heap_s, heap_l, size, done + leg_handoff[leg + 1], seq, leg + 1)
+        arrival = _handed_on(done, leg_handoff[leg + 1], in_work, review, always, open_, day_minutes,
+                             week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open,
+                             ex_before)
+        size = _push(heap_t, heap_s, heap_l, size, arrival, seq, leg + 1)
         seq += 1
     return size, seq, res_size
 
@@ -291,7 +309,7 @@ def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_l
                         leg_handoff, leg_req, last_leg, start, end, start_w, end_w, ready, res_t,
                         res_s, res_l, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len,
                         always, open_, day_minutes, week_minutes, n_days, days, before, is_work,
-                        has_ex, ex_n, ex_day, ex_open, ex_before)
+                        has_ex, ex_n, ex_day, ex_open, ex_before, wd[4])
                     if prev < 0:
                         pend_head[u] = nxt
                     else:
@@ -351,7 +369,8 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
                days, before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before):
     """state = [heap size, next seq, resolutions heap size, next arrival, arrivals];
     wd = [day-event groups, duty shares logged, most log entries one event can add, set to 1
-    when the kernel stopped early for room in the log (call again after growing it)].
+    when the kernel stopped early for room in the log (call again after growing it), 1 when
+    hand-off delays count office working time (``_handed_on``)].
 
     First visits wait in ``arr_*``, sorted by (time, seq); later visits in the heap. Taking the
     smaller (time, seq) of the two heads is the same order as one heap holding both, with a
@@ -365,6 +384,7 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
     n_arr = state[4]
     n_groups = wd[0]
     n_log = wd[1]
+    in_work = wd[4]
     while True:
         if n_groups and n_log + wd[2] > len(dlog_unit):
             wd[3] = 1  # out of log room: stop before the next event
@@ -473,7 +493,10 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
             ready[req] = done
             res_size = _push(res_t, res_s, res_l, res_size, done, 0, 0)
         else:
-            size = _push(heap_t, heap_s, heap_l, size, done + leg_handoff[leg + 1], seq, leg + 1)
+            arrival = _handed_on(done, leg_handoff[leg + 1], in_work, review, always, open_, day_minutes,
+                                 week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open,
+                                 ex_before)
+            size = _push(heap_t, heap_s, heap_l, size, arrival, seq, leg + 1)
             seq += 1
     state[0] = size
     state[1] = seq
@@ -522,7 +545,8 @@ class CompiledEngine:
                  review_calendar: WeeklyCalendar, service_factor: list[float] | None = None,
                  overtime_minutes: list[float] | None = None, duty_units: list[bool] | None = None,
                  desk_units: list[bool] | None = None, spare_servers: list[int] | None = None,
-                 reserved_servers: list[int] | None = None) -> None:
+                 reserved_servers: list[int] | None = None, handoff_working_time: bool = False) -> None:
+        self._handoff_in_work = handoff_working_time
         unique: list[WeeklyCalendar] = []
         for cal in [*calendars, review_calendar]:
             if not any(cal is u for u in unique):
@@ -582,8 +606,8 @@ class CompiledEngine:
                    for g in range(len(groups))]
         clocks = [[u for u in range(n) if self._ot_cap[u] > 0 and group_of.get(int(self._unit_cal[u])) == g]
                   for g in range(len(groups))]
-        self._wd = np.array([len(groups), 0, int(self._slots[duty].sum()) + 1 if n else 1, 0],
-                            dtype=np.int64)
+        self._wd = np.array([len(groups), 0, int(self._slots[duty].sum()) + 1 if n else 1, 0,
+                             int(self._handoff_in_work)], dtype=np.int64)
         self._grp_cal = np.array(groups, dtype=np.int64)
         self._grp_day = np.array([first_open_day(self._unique[c], 0) for c in groups], dtype=np.int64)
         self._grp_closing = np.zeros(len(groups), dtype=np.bool_)

@@ -72,13 +72,15 @@ class QueueEngine:
             is queued (``sim.engine.workday``); default 0 (no overtime).
         duty_units: per unit, whether it receives duties (``add_duties``); default none.
         desk_units: per unit, whether any of its duties is desk work (done in idle time).
+        handoff_working_time: hand-off delays (``Legs.handoff`` after a first leg) count working
+            minutes of ``review_calendar``, not clock minutes (``_handed_on``).
     """
 
     def __init__(self, servers: list[int], calendars: list[WeeklyCalendar],
                  review_calendar: WeeklyCalendar, service_factor: list[float] | None = None,
                  overtime_minutes: list[float] | None = None, duty_units: list[bool] | None = None,
                  desk_units: list[bool] | None = None, spare_servers: list[int] | None = None,
-                 reserved_servers: list[int] | None = None) -> None:
+                 reserved_servers: list[int] | None = None, handoff_working_time: bool = False) -> None:
         # per unit: server-free working times, a heap (a plain list scanned in index order at
         # units with desk work, where each server's idle time matters, as in the compiled core)
         self._free = [[0.0] * int(c) for c in servers]
@@ -93,6 +95,7 @@ class QueueEngine:
         self._factor = np.asarray(service_factor if service_factor is not None else [1.0] * len(servers))
         self._calendars = calendars
         self._review = review_calendar
+        self._handoff_in_work = handoff_working_time
         self._heap: list[tuple[float, int, int]] = []
         self._seq = 0
         # per leg
@@ -217,7 +220,7 @@ class QueueEngine:
                 ready[req] = done
                 heappush(resolutions, done)
             else:
-                heappush(heap, (done + handoff[leg + 1], seq, leg + 1))
+                heappush(heap, (self._handed_on(done, handoff[leg + 1]), seq, leg + 1))
                 seq += 1
         self._seq = seq
         self.now = max(self.now, t_end)
@@ -362,8 +365,16 @@ class QueueEngine:
             self._ready[req] = done
             heapq.heappush(self._resolutions, done)
         else:
-            heapq.heappush(self._heap, (done + self._handoff[leg + 1], self._seq, leg + 1))
+            heapq.heappush(self._heap, (self._handed_on(done, self._handoff[leg + 1]), self._seq, leg + 1))
             self._seq += 1
+
+    def _handed_on(self, done: float, minutes: float) -> float:
+        """When the next unit receives a request handed on at ``done``: ``minutes`` later on the
+        clock or, with ``handoff_working_time``, that many working minutes of the office calendar
+        later (a forwarding of "two office days" does not elapse over a weekend or a night)."""
+        if self._handoff_in_work and minutes > 0:
+            return self._review.end_time(self._review.to_work(done) + minutes)
+        return done + minutes
 
     def workday_log(self) -> WorkdayLog:
         clocks = {u: (np.asarray(c.days, dtype=np.int64), np.asarray(c.start), np.asarray(c.length),

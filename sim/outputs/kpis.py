@@ -83,8 +83,10 @@ def _busy_minutes(model: Any, log: Any, unit: np.ndarray) -> np.ndarray:
 
 
 def _window(model: Any) -> tuple[float, float]:
-    """KPI window: after the warm-up, which is capped at a quarter of the run for short runs."""
-    warmup = min(model.config["simulation"]["warmup_days"], model.day // 4) * DAY
+    """KPI window: after the warm-up, which is capped at ``warmup_cap_share`` of the run (a
+    quarter by default) so short runs keep a window."""
+    sim = model.config["simulation"]
+    warmup = min(sim["warmup_days"], int(model.day * sim["warmup_cap_share"])) * DAY
     return float(warmup), model.day * DAY
 
 
@@ -180,6 +182,7 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
     kpis["cost_per_resolved_request"] = (kpis["staff_cost"] * years / resolved_in_window
                                          if resolved_in_window else None)
     kpis["per_capita"] = _per_capita(model, t, in_window, years, kpis)
+    kpis["warmup"] = warmup_check(lo / DAY, kpis["resolution_days_km_by_kind"])
     return kpis
 
 
@@ -299,8 +302,10 @@ def _backlog_growth(model: Any) -> float | None:
     half = series[len(series) // 2:]
     if len(half) < 2:
         return None
-    slope = np.polyfit(np.arange(len(half)), half, 1)[0]
-    return float(slope * 100)
+    # least squares in closed form: np.polyfit's LAPACK call differs in the last bits between builds
+    x = np.arange(len(half), dtype=float) - (len(half) - 1) / 2.0
+    slope = float(np.dot(x, half - half.mean()) / np.dot(x, x))
+    return slope * 100
 
 
 def _mean(values: np.ndarray) -> float | None:
@@ -536,3 +541,20 @@ def flatten(kpis: dict[str, Any], prefix: str = "") -> dict[str, float]:
         elif value is None:
             out[name] = math.nan
     return out
+
+
+MIN_CYCLE_REQUESTS = 30  # a kind with fewer requests in the window says little about its cycle
+
+
+def warmup_check(warmup_days: float, by_kind: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Whether the warm-up covered the slowest cycle: the largest Kaplan-Meier median resolution
+    (calendar days) over kinds with at least ``MIN_CYCLE_REQUESTS`` in the window. A warm-up
+    shorter than that starts the KPIs while the slowest matters still find the empty queues of
+    day 0, so their times (and everything that waits on them) come out too short."""
+    medians = {k: v["median"] for k, v in by_kind.items()
+               if v["n"] >= MIN_CYCLE_REQUESTS and v["median"] is not None}
+    if not medians:
+        return {"days": warmup_days, "slowest_cycle_days": None, "slowest_kind": None, "covers": None}
+    kind = max(medians, key=medians.__getitem__)
+    return {"days": warmup_days, "slowest_cycle_days": medians[kind], "slowest_kind": kind,
+            "covers": bool(warmup_days >= medians[kind])}

@@ -449,6 +449,8 @@ def merge_rounds(duties: list[dict[str, dict[str, Any]]], ctx: Context) -> dict[
 def platform(s: Scenario, p: dict[str, Any], ctx: Context) -> Scenario:
     handoff = {k: v for k, v in p.items() if k != "sensor_share"}
     s["handoff"].update(handoff)
+    # the platform routes by its item catalogue: the requester no longer picks among windows
+    s["handoff"]["misroute_rule"] = "share"
     s.setdefault("behaviour", {}).setdefault("patrols", {})["sensor_share"] = p["sensor_share"]
     return s
 

@@ -379,7 +379,10 @@ SCENARIO = {
         "engine": Field("str", "compiled", choices=("compiled", "reference"),
                         help="queueing core: compiled (Numba) or the reference Python loop; same results"),
         "warmup_days": Field("int", 0, minimum=0, maximum=MAX_DAYS,
-                             help="days excluded from KPIs (capped at run/4)"),
+                             help="days excluded from KPIs (capped at warmup_cap_share of the run); "
+                             "should cover the slowest cycle (KPI warmup.slowest_cycle_days)"),
+        "warmup_cap_share": Field("number", 0.25, minimum=0, maximum=0.9,
+                                  help="most of a run the warm-up may take (short runs keep a window)"),
         "approval_work": Field("bool", True,
                                help="requests with review_minutes are reviewed at desks after the "
                                "visit (queued staff work, desk waits, returned files); false = their "
@@ -399,10 +402,35 @@ SCENARIO = {
                                 help="mean delay from report to the first unit for dispatched "
                                 "requests (default: delay_hours)"),
         "delay_cv": Field("number", 1.0, minimum=0, maximum=5, help="its coefficient of variation"),
+        "working_time": Field("bool", False,
+                              help="delay_hours are office working hours (16 = two office days, not "
+                              "elapsing over nights and weekends); false = clock hours. Dispatch "
+                              "delays stay clock hours (the hotline runs round the clock)"),
         "dispatch_cv": Field("number", None, minimum=0, maximum=5,
                              help="coefficient of variation of dispatch delay (default: delay_cv)"),
+        "misroute_rule": Field("str", "share", choices=("share", "per_window"),
+                               help="share: misroute_share of visits to a level with other windows "
+                               "go to a wrong one first; per_window: each other window at the level "
+                               "is mistaken with misroute_per_window, so a visit goes wrong with "
+                               "1 - (1 - p)^k for k other windows (more windows, more mistakes)"),
         "misroute_share": Field("number", 0.0, minimum=0, maximum=1,
-                                help="share of hand-offs first sent to a wrong unit"),
+                                help="share of hand-offs first sent to a wrong unit (misroute_rule share)"),
+        "misroute_per_window": Field("number", 0.0, minimum=0, maximum=1,
+                                     help="chance of mistaking each other window at the level for "
+                                     "the right one (misroute_rule per_window)"),
+        "escalated_service": Field("str", "same", choices=("same", "screen_and_decide"),
+                                   help="same: every unit on a matter's chain spends the kind's "
+                                   "service_minutes on it; screen_and_decide: the deciding unit's time "
+                                   "grows with the matter's difficulty (difficulty_elasticity: "
+                                   "escalated matters are the hard ones and take their level longer), "
+                                   "a unit passing it up spends screen_share of service_minutes"),
+        "difficulty_elasticity": Field("number", 0.5, minimum=0, maximum=2,
+                                       help="screen_and_decide: the deciding unit's service grows as "
+                                       "(difficulty / complexity) ^ this, scaled so the mean over all "
+                                       "matters stays service_minutes (0 = the same at every level)"),
+        "screen_share": Field("number", 0.3, minimum=0, maximum=1,
+                              help="screen_and_decide: share of a kind's service_minutes a unit spends "
+                              "on a matter before passing it up"),
         "screening_minutes": Field("number", 10.0, minimum=0, maximum=1_440,
                                    help="staff minutes a wrong unit spends before sending it back"),
         "forward_without_trip": Field("bool", False,
