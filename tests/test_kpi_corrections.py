@@ -1,6 +1,7 @@
 """Corrections of issue 14 item 4, each with a case where the old rule was wrong: misrouting
 that grows with the windows a requester can mistake, escalated matters served with their own
-level's times, and a warm-up that says whether it covered the slowest cycle. (Hand-offs in
+level's times, a warm-up that says whether it covered the slowest cycle, and resolution times
+in working days beside calendar days. (Hand-offs in
 office hours: ``test_engines.test_hand_off_delays_count_office_hours_when_asked``.)"""
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import pytest
 
 from sim.city.approvals import VISIT
 from sim.city.model import GovernanceModel
+from sim.engine.calendars import DAY, WeeklyCalendar
 from sim.experiments.api import run_scenario
 from sim.outputs.kpis import warmup_check
+from sim.outputs.survival import resolution_summary
 from sim.scenario.loading import load_scenario
 from sim.scenario.schema import SEGMENTS
 from tests.conftest import SCENARIOS
@@ -110,3 +113,43 @@ def test_the_presets_warm_up_covers_their_slowest_cycle() -> None:
     old = run_scenario(SCENARIOS / "township.toml", seed=2, scale=0.005, days=365,
                        overrides={"simulation.warmup_days": 28}).kpis
     assert old["warmup"]["covers"] is False and old["warmup"]["slowest_cycle_days"] > 28
+
+
+@pytest.mark.parametrize("holidays", ["none", "cn-2024"])
+def test_the_vector_working_clock_equals_the_scalar_one(holidays: str) -> None:
+    calendar = WeeklyCalendar(8.5, 17.5, [0, 1, 2, 3, 4], holidays)
+    t = np.random.default_rng(1).uniform(0, 800 * DAY, 5000)
+    t[::97] = np.nan
+    vector = calendar.to_work_array(t)
+    scalar = np.array([np.nan if np.isnan(x) else calendar.to_work(x) for x in t])
+    np.testing.assert_array_equal(np.isnan(vector), np.isnan(scalar))
+    np.testing.assert_allclose(vector[~np.isnan(t)], scalar[~np.isnan(t)], rtol=0, atol=1e-9)
+
+
+def test_a_weekend_counts_in_calendar_days_not_in_working_days() -> None:
+    """Created Friday 16:00, done Monday 10:00 (office 08:30-17:30): 2.75 calendar days, but 1.5 +
+    1.5 office hours = 1/3 of a working day. A service promise in working days read off calendar
+    days would look broken by every weekend."""
+    calendar = WeeklyCalendar(8.5, 17.5, [0, 1, 2, 3, 4])
+    created = np.array([4 * DAY + 16 * 60.0])
+    resolved = np.array([7 * DAY + 10 * 60.0])
+    end = 14 * DAY
+    calendar_days = resolution_summary(created, resolved, end, DAY)["median"]
+    work = calendar.to_work_array(np.concatenate([created, resolved, [end]]))
+    working_days = resolution_summary(work[:1], work[1:2], work[2], calendar.day_minutes)["median"]
+    assert calendar_days == pytest.approx(2.75)
+    assert working_days == pytest.approx(1 / 3)
+
+
+def test_runs_report_both_clocks_and_the_tables_label_them(tiny_path: Path) -> None:
+    from sim.report.tables import kpi_rows
+
+    result = run_scenario(tiny_path, seed=2, overrides={"simulation.days": 21})
+    kpis = result.kpis
+    assert set(kpis["resolution_working_days_km"]) == set(kpis["resolution_days_km"])
+    for category, cal in kpis["resolution_days_km"].items():
+        work = kpis["resolution_working_days_km"][category]
+        assert work["n"] == cal["n"] and work["open_share"] == pytest.approx(cal["open_share"])
+    labels = [label for label, _ in kpi_rows([kpis])]
+    assert all("calendar h" in x for x in labels if x.startswith("resolution_hours."))
+    assert any("(working days)" in x for x in labels) and any("(calendar days)" in x for x in labels)

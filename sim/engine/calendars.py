@@ -152,6 +152,21 @@ class WeeklyCalendar:
         # a hair after closing is closing: rounding in summed service times must not cost a night
         return self._locate(w, math.ceil((w - EPS_CLOSE) / self.day_minutes) - 1)
 
+    def to_work_array(self, t: np.ndarray) -> np.ndarray:
+        """``to_work`` for many times at once (NaN stays NaN): working minutes before each
+        day from the open-day table, plus the part of the day's opening hours already past."""
+        t = np.asarray(t, dtype=float)
+        if self.always_open:
+            return t.copy()
+        finite = np.isfinite(t)
+        days = int(np.max(t[finite]) // DAY) + 2 if finite.any() else 1
+        per_day = self.daily_open_minutes(days)
+        before = np.concatenate(([0.0], np.cumsum(per_day)))
+        day = np.where(finite, np.floor(np.where(finite, t, 0.0) / DAY), 0).astype(np.int64)
+        into = np.clip(np.where(finite, t, 0.0) - day * DAY - self.open, 0.0, self.day_minutes)
+        work = before[day] + np.where(per_day[day] > 0, into, 0.0)
+        return np.where(finite, work, np.nan)
+
     def open_minutes(self, start: float, end: float) -> float:
         """Working minutes in the calendar interval [start, end)."""
         return self.to_work(end) - self.to_work(start)

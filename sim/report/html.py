@@ -17,13 +17,23 @@ from sim.report.figures import FIGURES, scenario_colours
 
 KPI_ROWS: list[tuple[str, str, Any]] = [
     ("Requests created per year", "{:,.0f}", lambda k: k["requests_created"] * 365 / _days(k)),
-    ("Mean resolution time, all requests (h)", "{:.1f}", overall_mean_hours),
-    ("Mean resolution time, personal matters (h)", "{:.1f}", lambda k: _cat(k, "personal")),
-    ("Mean resolution time, firm matters (h)", "{:.1f}", lambda k: _cat(k, "firm")),
-    ("Mean resolution time, enforcement (h)", "{:.1f}", lambda k: _cat(k, "enforcement")),
-    ("Mean resolution time, upper tasks (h)", "{:.1f}", lambda k: _cat(k, "upper")),
-    ("Firm registration, days (first-half cohort)", "{:.1f}",
+    ("Mean resolution time, all requests (calendar h, resolved only)", "{:.1f}", overall_mean_hours),
+    ("Mean resolution time, personal matters (calendar h, resolved only)", "{:.1f}",
+     lambda k: _cat(k, "personal")),
+    ("Mean resolution time, firm matters (calendar h, resolved only)", "{:.1f}", lambda k: _cat(k, "firm")),
+    ("Mean resolution time, enforcement (calendar h, resolved only)", "{:.1f}",
+     lambda k: _cat(k, "enforcement")),
+    ("Mean resolution time, upper tasks (calendar h, resolved only)", "{:.1f}", lambda k: _cat(k, "upper")),
+    ("Personal matters, median (calendar days, open counted)", "{:.2f}",
+     lambda k: _km(k, "resolution_days_km", "personal")),
+    ("Personal matters, median (working days, open counted)", "{:.2f}",
+     lambda k: _km(k, "resolution_working_days_km", "personal")),
+    ("Firm matters, median (working days, open counted)", "{:.2f}",
+     lambda k: _km(k, "resolution_working_days_km", "firm")),
+    ("Firm registration, calendar days (first-half cohort)", "{:.1f}",
      lambda k: (k["cohort_resolution_days_by_kind"].get("firm_registration") or {}).get("mean")),
+    ("Firm registration, median (calendar days, open counted)", "{:.1f}",
+     lambda k: _km(k, "resolution_days_km_by_kind", "firm_registration")),
     ("Solved at community level or below", "{:.1%}", lambda k: k["share_resolved_community_or_below"]),
     ("High-frequency matters finished in the community", "{:.1%}",
      lambda k: k["share_high_frequency_in_community"]),
@@ -36,8 +46,14 @@ KPI_ROWS: list[tuple[str, str, Any]] = [
     ("Field team's travel to the scene, min (map)", "{:.1f}",
      lambda k: k.get("geography", {}).get("field_travel_minutes")),
     ("Mean SLA attainment", "{:.1%}", mean_sla),
+    ("Resident requests per 1,000 residents a year", "{:,.0f}",
+     lambda k: (k.get("per_capita") or {}).get("resident_requests_per_1000_residents_per_year")),
+    ("Firm requests per 1,000 firms a year", "{:,.0f}",
+     lambda k: (k.get("per_capita") or {}).get("firm_requests_per_1000_firms_per_year")),
     ("Staff (headcount)", "{:,.0f}", lambda k: k["staff_total"]),
     ("Government staff (no grid, no social)", "{:,.0f}", lambda k: k["staff_government"]),
+    ("Government staff per 10,000 residents", "{:,.1f}",
+     lambda k: (k.get("per_capita") or {}).get("government_staff_per_10000_residents")),
     ("Staff cost (million CNY / year)", "{:,.1f}", lambda k: k["staff_cost"] / 1e6),
     ("Cost per resolved request (CNY)", "{:,.0f}", lambda k: k["cost_per_resolved_request"]),
     ("Overall staff utilisation", "{:.1%}", lambda k: k["staff_utilisation"]["overall"]),
@@ -52,6 +68,11 @@ def _days(kpis: dict[str, Any]) -> float:
 
 def _cat(kpis: dict[str, Any], category: str) -> float | None:
     return (kpis["resolution_hours"].get(category) or {}).get("mean")
+
+
+def _km(kpis: dict[str, Any], key: str, group: str) -> float | None:
+    """A Kaplan-Meier median, None for runs older than the KPI or whose curve never got there."""
+    return ((kpis.get(key) or {}).get(group) or {}).get("median")
 
 
 def kpi_table(data: BatchData) -> list[tuple[str, list[tuple[float, float, float] | None]]]:

@@ -20,15 +20,23 @@ def kpi_rows(all_kpis: list[dict[str, Any]]) -> list[Row]:
     """Rows (label, one value per run) covering every KPI any of the runs has."""
     rows: list[Row] = []
 
-    def add(label: str, *path: str) -> None:
-        rows.append((label, [_get(k, path) for k in all_kpis]))
+    def add(label: str, *path: str, unit: str = "") -> None:
+        rows.append((label + (f" ({unit})" if unit else ""), [_get(k, path) for k in all_kpis]))
 
     for key in ("requests_created", "requests_resolved", "requests_open"):
         add(key, key)
     categories = list(dict.fromkeys(c for k in all_kpis for c in k["resolution_hours"]))
     for category in categories:
         for stat in ("mean", "p50", "p90"):
-            add(f"resolution_hours.{category}.{stat}", "resolution_hours", category, stat)
+            add(f"resolution_hours.{category}.{stat}", "resolution_hours", category, stat,
+                unit="calendar h, resolved only")
+    # open requests counted (Kaplan-Meier): calendar days and working days of the office calendar
+    clocks = (("resolution_days_km", "calendar days"), ("resolution_working_days_km", "working days"))
+    for key, unit in clocks:
+        for category in categories:
+            if any(_get(k, (key, category)) for k in all_kpis):
+                add(f"{key}.{category}.median", key, category, "median", unit=unit)
+                add(f"{key}.{category}.open_share", key, category, "open_share")
     levels = list(all_kpis[0]["share_resolved_by_level"])
     for level in levels:
         if any(_get(k, ("share_resolved_by_level", level)) for k in all_kpis):
@@ -45,6 +53,10 @@ def kpi_rows(all_kpis: list[dict[str, Any]]) -> list[Row]:
         for key in ("resident_hours_per_year", "citizen_minutes_per_visit", "trip_minutes_one_way",
                     "share_within_circle", "field_travel_minutes"):
             add(f"geography.{key}", "geography", key)
+    if any("per_capita" in k for k in all_kpis):
+        for key in ("resident_requests_per_1000_residents_per_year", "firm_requests_per_1000_firms_per_year",
+                    "government_staff_per_10000_residents", "staff_cost_per_resident"):
+            add(f"per_capita.{key}", "per_capita", key)
     add("backlog_end", "backlog_end")
     return rows
 
