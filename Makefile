@@ -1,5 +1,6 @@
 # Two commands a new user needs: `make run` (the main job) and `make test` (the test suite).
 # Both create .venv with Python >= 3.12 and install the package with its dev extras first.
+# `make explore` starts the explorer page (issue 15) on http://127.0.0.1:8765/.
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 SCALE ?= 0.01
@@ -7,12 +8,15 @@ DAYS ?= 365
 SEED ?= 1
 REPS ?= 5
 
-.PHONY: run test lint bench clean
+PORT ?= 8765
+
+.PHONY: run test lint bench clean explore
 
 $(VENV)/installed: pyproject.toml
 	@py=$$(tools/find-python) && "$$py" -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[dev,ema]'
+	$(PYTHON) -m pip install --quiet -e '.[dev,ema,explore]'
+	@$(PYTHON) tools/solara-cdn $(VENV)
 	@touch $@
 
 run: $(VENV)/installed
@@ -25,6 +29,10 @@ run: $(VENV)/installed
 test: $(VENV)/installed
 	@tools/ensure-chromium
 	$(PYTHON) -m pytest -q
+
+explore: $(VENV)/installed
+	@echo "explorer: open http://127.0.0.1:$(PORT)/ in a browser (Ctrl-C stops it)"
+	$(VENV)/bin/solara run sim/explore/app.py --host 127.0.0.1 --port $(PORT) --production --no-open
 
 lint: $(VENV)/installed
 	$(PYTHON) -m ruff check sim tests benchmarks run.py

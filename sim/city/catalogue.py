@@ -69,6 +69,7 @@ class RequestKind:
 def compile_catalogue(scenario: dict[str, Any]) -> list[RequestKind]:
     """Turn the validated ``[requests]`` tables into ``RequestKind`` objects, in file order."""
     kinds = []
+    factor = scenario["simulation"]["demand_factor"]  # 1.0 unless a what-if scales demand
     for index, (name, cfg) in enumerate(scenario["requests"].items()):
         if cfg["function_shares"] is not None:
             functions = tuple(cfg["function_shares"])
@@ -78,7 +79,7 @@ def compile_catalogue(scenario: dict[str, Any]) -> list[RequestKind]:
             functions, shares = tuple(cfg["steps"]), None
         kinds.append(RequestKind(
             index=index, name=name, category=cfg["category"], origin=cfg["origin"],
-            segment=cfg["segment"], rate_per_year=cfg["rate_per_year"],
+            segment=cfg["segment"], rate_per_year=cfg["rate_per_year"] * factor,
             complexity=cfg["complexity"], service=ServiceTime(cfg["service_minutes"], cfg["service_cv"]),
             visit_minutes=cfg["visit_minutes"],
             in_person=cfg["in_person"], dispatched=cfg["dispatched"],

@@ -177,8 +177,11 @@ class GovernanceModel(mesa.Model):
             later += len(created) - int(np.searchsorted(created, t, side="left"))
         return self.engine.n_requests - later
 
-    def run(self, days: int) -> None:
-        self._horizon = self.day + days
+    def run(self, days: int, until: int | None = None) -> None:
+        """Simulate ``days`` more days. ``until``: the last day of the whole run when it is
+        stepped in pieces (an explorer drawing as it goes), so requests are planned in the same
+        blocks, and results are the same, as one ``run(until)``."""
+        self._horizon = self.day + days if until is None else max(until, self.day + days)
         for _ in range(days):
             self.step()
 

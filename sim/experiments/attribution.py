@@ -98,11 +98,11 @@ def subset_scenario(base_raw: dict[str, Any], extra: list[dict[str, Any]], subse
     reforms = [c for c in chosen if not c["name"].startswith(SETTING)]
     raw["reforms"] = list(base_raw.get("reforms", [])) + reforms
     raw["name"] = "+".join([base_raw.get("name", "base")] + [c["name"] for c in chosen])
-    _prune_pools(raw, path)
+    prune_pools(raw, path)
     return build_scenario(raw, path)
 
 
-def _prune_pools(raw: dict[str, Any], path: str) -> None:
+def prune_pools(raw: dict[str, Any], path: str) -> None:
     """Redeployment pools may name unit kinds that only reforms left out of this subset create:
     such kinds leave the pool (a pool left empty goes), as if the target's leaders pooled the
     units that exist."""

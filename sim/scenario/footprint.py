@@ -34,7 +34,7 @@ def expected_requests(scenario: dict[str, Any]) -> float:
         return "resident" if kind["rate_basis"] == "residents" else kind["origin"]
 
     per_year = sum(kind["rate_per_year"] * size[basis(kind)] for kind in scenario["requests"].values())
-    return per_year * scenario["simulation"]["days"] / 365.0
+    return per_year * scenario["simulation"]["demand_factor"] * scenario["simulation"]["days"] / 365.0
 
 
 def expected_agents(scenario: dict[str, Any]) -> float:

@@ -381,6 +381,9 @@ SCENARIO = {
         "warmup_days": Field("int", 0, minimum=0, maximum=MAX_DAYS,
                              help="days excluded from KPIs (capped at warmup_cap_share of the run); "
                              "should cover the slowest cycle (KPI warmup.slowest_cycle_days)"),
+        "demand_factor": Field("number", 1.0, minimum=0, maximum=10.0,
+                               help="multiplies every request kind's rate_per_year (a what-if on demand; "
+                               "firm entry and follow-ups respond to it through their rules)"),
         "warmup_cap_share": Field("number", 0.25, minimum=0, maximum=0.9,
                                   help="most of a run the warm-up may take (short runs keep a window)"),
         "approval_work": Field("bool", True,
