@@ -80,6 +80,7 @@ def old_values(name: str) -> dict[str, object]:
         out["handoff.misroute_rule"], out["handoff.misroute_share"] = "share", 0.10
     if name.startswith("longgang"):
         out["reforms.one_seal.review_overlap"] = 0.7  # was calibrated so registration took 40 days
+        out["reforms.grids.knowledge"] = 0.6  # before it was fitted to E3 on the 2019 stage
     return out
 
 

@@ -99,6 +99,11 @@ CHECKS = [
     Check("F12", "longgang-2021: high-frequency personal matters finished in the community, whatever "
           "channel residents chose (predicted: some take them to the city hall)", "> 90 %", "mean > 0.90",
           _kpi("longgang-2021", "share_high_frequency_in_community"), lambda x: x > 0.90),
+    Check("E3", "longgang-2019: matters entering at a grid settled there (calibrated: "
+          "reforms.grids.knowledge, run.py calibrate scenarios/calibration/fit-2019-grids.toml; "
+          "longgang-2021 inherits the fit)",
+          "over 90 %", "0.9 +-3 %",
+          _kpi("longgang-2019", "share_grid_entries_solved_on_grid"), within(0.90, 0.03), kind="calibrated"),
     Check("B4", "township: residents' personal matters brought online (calibrated: "
           "behaviour.channels.online_constant, run.py calibrate scenarios/calibration/fit-channels.toml)",
           "27.6 %", "+-10 %",

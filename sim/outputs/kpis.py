@@ -137,6 +137,7 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         "resolution_working_days_km": _working_days(model, t, in_window, hi),
         "share_resolved_by_level": _level_shares(t.solved_level[done]),
         "flow_entry_to_solved": _flows(model, t, done),
+        "share_grid_entries_solved_on_grid": _grid_front_line(model, t, done),
         "bounces_by_level": _bounces_by_level(model, t, in_window),
         "units": {k.name: {"level": k.level, "count": k.count, "staff": k.staff}
                   for k in model.structure.kinds},
@@ -277,6 +278,14 @@ def _flows(model: Any, t: RunTables, done: np.ndarray) -> dict[str, int]:
     solved = t.solved_level[done].astype(np.int64)
     pairs = np.bincount(entry * len(LEVELS) + solved, minlength=len(LEVELS) ** 2)
     return {f"{LEVELS[i // len(LEVELS)]}>{LEVELS[i % len(LEVELS)]}": int(c) for i, c in enumerate(pairs) if c}
+
+
+def _grid_front_line(model: Any, t: RunTables, done: np.ndarray) -> float | None:
+    """Of resolved matters that entered at a grid, the share settled there (E3's "matters settled
+    on the front line"); None without grids."""
+    grid = LEVELS.index("grid")
+    entered = done & (_entry_level(model, t) == grid)
+    return float((t.solved_level[entered] == grid).mean()) if entered.any() else None
 
 
 def _bounces_by_level(model: Any, t: RunTables, in_window: np.ndarray) -> dict[str, int]:
