@@ -202,6 +202,25 @@ HAIR_PAST_CLOSING = (
     'arrival_calendar = "always"\nsteps = ["f0"]\n'
 )
 
+# Found by CI with hand-offs in office time: a leg done after office hours, handed on with a
+# hair of working time (delay_cv 2 draws some delays near 0), landed at the last closing,
+# before it was sent.
+HANDED_ON_AFTER_HOURS = (
+    'name = "prop"\n[population]\nresidents = 50\nfirms = 0\nabove_scale_share = 0.0\n'
+    'upper_divisions = 0\n[simulation]\ndays = 8\nscale = 1.0\nseed = 0\nwarmup_days = 0\n[handoff]\n'
+    'delay_hours = 0.1\ndelay_cv = 2.0\nmisroute_share = 0.0\nscreening_minutes = 0.0\n'
+    'forward_without_trip = false\nworking_time = true\n[calendars]\n[calendars.custom]\nopen_hour = 0.0\n'
+    'close_hour = 0.5\nwork_days = [0]\n[functions]\nf0 = "function f0"\nf1 = "function f1"\n'
+    'f2 = "function f2"\nf3 = "function f3"\nf4 = "function f4"\n[units]\n[units.u0]\nlevel = "grid"\n'
+    'count = 1\nstaff = 1\ncalendar = "always"\nknowledge = 0.0\nfunctions = ["f0"]\nsegments = ["*"]\n'
+    'joint_review = false\n[units.leadership]\nlevel = "leadership"\nstaff = 1\ncalendar = "always"\n'
+    'knowledge = inf\nfunctions = ["*"]\n[requests]\n[requests.busy]\ncategory = "personal"\n'
+    'origin = "resident"\nrate_per_year = 182.5\ncomplexity = 1.0\nservice_minutes = 1.0\n'
+    'service_cv = 0.0\nin_person = false\ndispatched = false\n'
+    'authority = ["grid", "community", "township", "department", "leadership"]\ntravel_minutes = 0.0\n'
+    'arrival_calendar = "always"\nsteps = ["f0", "f0", "f0"]\n'
+)
+
 
 def load(text: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
@@ -275,6 +294,7 @@ def test_quiet_scenarios_run(text: str) -> None:
 @given(scenario_texts())
 @example(HAIR_BEFORE_CLOSING)
 @example(HAIR_PAST_CLOSING)
+@example(HANDED_ON_AFTER_HOURS)
 def test_causality(text: str) -> None:
     model = simulate(load(text))
     log, legs, requests = model.engine.log(), model.legs(), model.requests()

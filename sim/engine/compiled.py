@@ -213,12 +213,13 @@ def _handed_on(done, minutes, in_work, review, always, open_, day_minutes, week_
                before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before):
     """When the next unit receives a request handed on at ``done``: ``minutes`` later on the
     clock, or, with ``in_work``, ``minutes`` of the office calendar's working time later (a
-    forwarding of "two office days" does not elapse over a weekend or a night)."""
+    forwarding of "two office days" does not elapse over a weekend or a night); never before
+    ``done`` (a hair of working time after hours would land on the last closing)."""
     if in_work and minutes > 0:
         w = _to_work(review, done, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n,
                      ex_day, ex_open, ex_before)
-        return _end_time(review, w + minutes, always, open_, day_minutes, week_minutes, n_days, days,
-                         before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+        return max(done, _end_time(review, w + minutes, always, open_, day_minutes, week_minutes, n_days,
+                                   days, before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before))
     return done + minutes
 
 

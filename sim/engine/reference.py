@@ -371,9 +371,11 @@ class QueueEngine:
     def _handed_on(self, done: float, minutes: float) -> float:
         """When the next unit receives a request handed on at ``done``: ``minutes`` later on the
         clock or, with ``handoff_working_time``, that many working minutes of the office calendar
-        later (a forwarding of "two office days" does not elapse over a weekend or a night)."""
+        later (a forwarding of "two office days" does not elapse over a weekend or a night).
+        Never before ``done``: handed on after hours with a hair of working time to go, the
+        working clock would place it at the last closing, before it was sent."""
         if self._handoff_in_work and minutes > 0:
-            return self._review.end_time(self._review.to_work(done) + minutes)
+            return max(done, self._review.end_time(self._review.to_work(done) + minutes))
         return done + minutes
 
     def workday_log(self) -> WorkdayLog:
