@@ -39,17 +39,9 @@ def _set_option(parser: argparse.ArgumentParser) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     """``--set`` pairs (values read as TOML, else as text) plus --seed, --scale and --days."""
-    import tomllib
+    from sim.scenario.overrides import parse_assignment
 
-    out: dict[str, Any] = {}
-    for item in args.set:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ScenarioError("command line", "--set", f"must be KEY=VALUE (got {item!r})")
-        try:
-            out[key.strip()] = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key.strip()] = text
+    out = dict(parse_assignment(item, "command line", "--set") for item in args.set)
     settings = {f"simulation.{k}": v for k, v in _settings(args).items() if v is not None}
     return {**out, **settings}
 
@@ -297,7 +289,10 @@ def _show(args: argparse.Namespace) -> int:
         print(json.dumps(text_inf({**config, "source": source}), indent=2, allow_nan=False))
     else:  # the reforms are already applied, so they are listed as comments, not as [[reforms]]
         reforms = config.pop("reforms")
+        calibration = config.pop("calibration", None)  # its values are in; a reload must not re-apply them
         print(f"# {config['name']}: resolved from {source['path']} (scenario hash {source['hash'][:12]})")
+        if calibration:
+            print(f"# calibrated values from {calibration} are written in")
         print("# extends merged, overrides set, defaults filled and these reforms applied, in order:")
         for i, reform in enumerate(reforms):
             params = ", ".join(f"{k} = {v!r}" for k, v in reform.items() if k != "name" and v is not None)

@@ -98,7 +98,9 @@ def test_show_prints_a_runnable_resolved_scenario(tmp_path: Path) -> None:
     path.write_text(result.stdout)
     again = load_scenario(path)
     expected = load_scenario(FLAT, {"reforms.platform.delay_hours": 0.5})
+    assert f"# calibrated values from {expected['calibration']} are written in" in result.stdout
     for scenario in (again, expected):
         scenario.pop("source")
         scenario.pop("reforms")
+        scenario.pop("calibration")  # where the values came from: a comment in the resolved file
     assert again == expected

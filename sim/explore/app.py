@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import math
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from sim.explore.session import (
     reform_menu,
     scenario_file,
 )
+from sim.scenario.overrides import parse_assignment
 
 STEP_DAYS = 7  # the page redraws every simulated week
 
@@ -58,20 +58,9 @@ report_folder = solara.reactive("results/main")
 
 
 def parse_extra(text: str) -> dict[str, Any]:
-    """``KEY = VALUE`` lines, values read as TOML (else as text), as ``--set`` reads them."""
-    out: dict[str, Any] = {}
-    for line in text.splitlines():
-        if not line.strip() or line.strip().startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip():
-            raise ScenarioError("explorer", "more settings",
-                                f"each line must be KEY = VALUE (got {line.strip()!r})")
-        try:
-            out[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key.strip()] = value.strip()
-    return out
+    """``KEY = VALUE`` lines (``#`` comments and blank lines skipped), read as ``--set`` reads them."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return dict(parse_assignment(line, "explorer", "more settings") for line in lines)
 
 
 def current_settings() -> Settings:

@@ -10,6 +10,7 @@ such keys and names the reform parameter to use instead (``reforms.platform.dela
 from __future__ import annotations
 
 import copy
+import tomllib
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,18 @@ from sim.errors import ScenarioError
 from sim.scenario.reforms import REFORMS
 
 MISSING = object()
+
+
+def parse_assignment(item: str, where: str, key: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` (``--set``, the explorer's settings lines): the value read as TOML, else as
+    text; a line without ``=`` or without a key is refused in one line (file ``where``, ``key``)."""
+    name, sep, text = item.partition("=")
+    if not sep or not name.strip():
+        raise ScenarioError(where, key, f"must be KEY=VALUE (got {item.strip()!r})")
+    try:
+        return name.strip(), tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        return name.strip(), text.strip()
 
 
 def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], path: str) -> dict[str, Any]:
