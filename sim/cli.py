@@ -436,16 +436,18 @@ def _validate(args: argparse.Namespace) -> int:
     if args.staffing:
         rows += _staffing_claim(args, folder, out)
     table = [(f"{r['fact']:<6} {r['check']}", [r["kind"], r["reported"], _ci(r), r["tolerance"],
-                                                "pass" if r["pass"] else "FAIL"]) for r in rows]
+                                                r["verdict"]]) for r in rows]
     print(render_table(["fact  check", "kind", "reported", "simulated (95 % CI)", "tolerance", "result"],
                        table))
     write_validation_csv(out / "validation.csv", rows)
-    failed = sum(not r["pass"] for r in rows)
-    by_kind = "; ".join(f"{kind} {sum(r['pass'] for r in rows if r['kind'] == kind)}/"
+    passed = sum(r["verdict"] == "pass" for r in rows)
+    unsure = sum(r["verdict"] == "unsure" for r in rows)
+    by_kind = "; ".join(f"{kind} {sum(r['verdict'] == 'pass' for r in rows if r['kind'] == kind)}/"
                         f"{sum(r['kind'] == kind for r in rows)}" for kind in KINDS)
-    print(f"\n{len(rows) - failed}/{len(rows)} checks pass ({by_kind}; {args.reps} replications); "
-          f"wrote {out}/validation.csv")
-    return 1 if failed else 0
+    print(f"\n{passed}/{len(rows)} checks pass ({by_kind}; {args.reps} replications)"
+          + (f"; {unsure} unsure: the 95 % interval straddles the tolerance (more --reps decide)" if unsure
+             else "") + f"; wrote {out}/validation.csv")
+    return 0 if passed == len(rows) else 1
 
 
 def _staffing_claim(args: argparse.Namespace, folder: Path, out: Path) -> list[dict[str, Any]]:

@@ -153,3 +153,15 @@ def test_runs_report_both_clocks_and_the_tables_label_them(tiny_path: Path) -> N
     labels = [label for label, _ in kpi_rows([kpis])]
     assert all("calendar h" in x for x in labels if x.startswith("resolution_hours."))
     assert any("(working days)" in x for x in labels) and any("(calendar days)" in x for x in labels)
+
+
+def test_a_check_whose_interval_straddles_its_band_is_unsure() -> None:
+    """The township's stability check passed on its mean while its interval was [-292, 419]
+    against |x| < 200: such a row is 'unsure', not 'pass'."""
+    from sim.experiments.validation import verdict
+
+    stable = lambda x: abs(x) < 200  # noqa: E731
+    assert verdict(stable, 63.0, -292.0, 419.0) == "unsure"
+    assert verdict(stable, 37.0, -38.0, 112.0) == "pass"
+    assert verdict(stable, 900.0, 700.0, 1100.0) == "FAIL"
+    assert verdict(stable, 63.0, float("nan"), float("nan")) == "pass"  # one replication: the mean

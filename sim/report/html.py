@@ -165,7 +165,8 @@ def _validation(data: BatchData) -> str:
             "<th>simulated (95 % CI)</th><th>tolerance</th><th>result</th></tr>"]
     for _, r in frame.iterrows():
         ci = "" if math.isnan(r["ci95_low"]) else f" [{r['ci95_low']:.4g}, {r['ci95_high']:.4g}]"
-        result = "pass" if str(r["pass"]).lower() == "true" else "FAIL"
+        result = str(r["verdict"]) if "verdict" in r and isinstance(r["verdict"], str) else \
+            ("pass" if str(r["pass"]).lower() == "true" else "FAIL")  # (folders written before verdicts)
         kind = html.escape(str(r.get("kind", "")))  # folders written before kinds have none
         rows.append(f"<tr><td>{html.escape(str(r['fact']))}</td><td>{html.escape(str(r['check']))}</td>"
                     f"<td>{kind}</td><td>{html.escape(str(r['reported']))}</td><td>{r['simulated_mean']:.4g}{ci}</td>"
@@ -227,6 +228,7 @@ table { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.35em 0.7em; text-align: right; vertical-align: top; }
 th:first-child, td:first-child { text-align: left; }
 .ci { color: #777; font-size: 0.85em; } .FAIL { color: #b00; font-weight: bold; } .pass { color: #070; }
+.unsure { color: #a60; font-weight: bold; }
 figure { margin: 2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #444; font-size: 0.95em; margin-top: 0.4em; }
 table.meta th { text-align: left; font-weight: normal; color: #555; } table.meta td { text-align: left; }
