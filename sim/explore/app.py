@@ -8,7 +8,6 @@ a scenario exactly as a file would be, and a bad setting shows the command line'
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,12 @@ def parse_extra(text: str) -> dict[str, Any]:
 
 
 def current_settings() -> Settings:
+    """The page's settings; a field left empty is refused in one line (the scenario's own
+    validation refuses the rest: non-finite, negative or absurd values, unknown keys)."""
+    for key, value in (("simulation.scale", scale.value), ("simulation.days", days.value),
+                       ("simulation.seed", seed.value)):
+        if value is None:
+            raise ScenarioError("explorer", key, "must be a number")
     overrides = dict(assumed.value)
     if demand.value != 1.0:
         overrides["simulation.demand_factor"] = float(demand.value)
@@ -289,8 +294,5 @@ def _start() -> None:
         settings = current_settings()
     except ScenarioError as exc:
         message.set(exc.one_line())
-        return
-    if not math.isfinite(settings.scale):
-        message.set("error: explorer: simulation.scale: must be a finite number > 0 and <= 1")
         return
     simulate(settings)
