@@ -21,6 +21,7 @@ from sim.experiments.attribution import prune_pools
 from sim.experiments.ranges import AssumedRange, scenario_ranges
 from sim.outputs.kpis import build_tables, compute_kpis
 from sim.outputs.map_shapes import map_shapes
+from sim.report.map_figures import flat_rings
 from sim.scenario.loading import build_scenario, read_raw
 from sim.scenario.overrides import apply_overrides
 from sim.scenario.reforms import REFORMS
@@ -217,12 +218,7 @@ def map_snapshot(watch: Watch) -> tuple[list[np.ndarray], np.ndarray] | None:
     if city is None:
         return None
     if watch.rings is None:
-        rings, owner = [], []
-        for i, parts in enumerate(map_shapes(model)["layers"].get("community", [])):
-            for ring in parts:
-                rings.append(np.asarray(ring))
-                owner.append(i)
-        watch.rings = (rings, np.asarray(owner, dtype=np.int64))
+        watch.rings = flat_rings(map_shapes(model)["layers"].get("community", []))
     rings, owner = watch.rings
     if not rings:
         return None

@@ -31,7 +31,7 @@ def _nothing(fig: Figure) -> Figure:
     return fig
 
 
-def _flat(areas: list[list[list[list[float]]]]) -> tuple[list[np.ndarray], np.ndarray]:
+def flat_rings(areas: list[list[list[list[float]]]]) -> tuple[list[np.ndarray], np.ndarray]:
     """Rings of every area and the area each ring belongs to."""
     rings, owner = [], []
     for i, parts in enumerate(areas):
@@ -58,7 +58,7 @@ def map_choropleths(data: BatchData) -> Figure:
         return _nothing(fig)
     fig.suptitle("Per community, mean over replications (grey: no data)")
     for row, scenario in enumerate(scenarios):
-        rings, owner = _flat(data.maps[scenario]["layers"]["community"])
+        rings, owner = flat_rings(data.maps[scenario]["layers"]["community"])
         runs = data.main_runs(scenario)
         for col, (key, label, cmap) in enumerate(CHOROPLETHS):
             ax = fig.add_subplot(len(scenarios), len(CHOROPLETHS), row * len(CHOROPLETHS) + col + 1)
@@ -95,10 +95,12 @@ def map_organisation(data: BatchData) -> Figure:
         layers = shapes["layers"]
         for name, width, colour in (("grid", 0.25, "#bbbbbb"), ("community", 0.7, "#777777")):
             if name in layers:
-                ax.add_collection(LineCollection(_flat(layers[name])[0], linewidths=width, colors=colour))
+                rings = flat_rings(layers[name])[0]
+                ax.add_collection(LineCollection(rings, linewidths=width, colors=colour))
         for name in shapes["order"]:
             if name.startswith("group_"):
-                ax.add_collection(LineCollection(_flat(layers[name])[0], linewidths=1.8, colors="#222222"))
+                rings = flat_rings(layers[name])[0]
+                ax.add_collection(LineCollection(rings, linewidths=1.8, colors="#222222"))
         for kind, office in shapes["offices"].items():
             if office["level"] == "grid":
                 continue
