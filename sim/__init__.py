@@ -17,7 +17,8 @@ and the queueing core) -> ``scenario`` (schema, loading, reforms) -> ``city`` (t
 attribution, validation) -> ``report`` (figures, HTML, tables) -> ``cli``.
 
 The names are loaded on first use, so ``import sim`` stays cheap (the command line answers
-``--help`` and bad input without importing Mesa, NumPy or Numba).
+``--help`` and bad input without importing Mesa, NumPy or Numba), and libraries Mesa imports
+but a run never uses are deferred until used (``sim.lazy_imports``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from sim.version import __version__
+from sim.lazy_imports import defer_heavy_imports
+
+defer_heavy_imports()  # before anything imports Mesa (see sim.lazy_imports)
 
 if TYPE_CHECKING:
     from sim.city.model import GovernanceModel
@@ -44,6 +47,10 @@ __all__ = ["GovernanceModel", "RunResult", "__version__", "evaluate", "load_scen
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from sim.version import package_version
+
+        return package_version()
     if name in _PUBLIC:
         return getattr(import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -6,21 +6,22 @@ import mesa
 import numpy as np
 import shapely
 
-from sim.city.agents import Firm, Resident
+from sim.city.agents import Firm, GovernmentUnit, Resident
 from sim.city.model import GovernanceModel
 from sim.scenario.loading import load_scenario
 from tests.conftest import SCENARIOS
 
 
 def _registry(model: mesa.Model) -> list[tuple[str, int, int, object]]:
-    return [(type(a).__name__, a.unique_id, a.row, a.pos) for a in model.agents]
+    return [(type(a).__name__, a.unique_id, getattr(a, "row", getattr(a, "unit", None)), a.pos)
+            for a in model.agents]
 
 
 def test_bulk_creation_registers_like_create_agents() -> None:
     bulk, plain = mesa.Model(rng=1), mesa.Model(rng=1)
-    for cls, n in ((Resident, 5), (Firm, 3), (Resident, 2)):
+    for cls, n in ((Resident, 5), (Firm, 3), (GovernmentUnit, 4), (Resident, 2)):
         made = cls.create_in_bulk(bulk, n)
-        assert [a.row for a in made] == list(range(n))
+        assert [getattr(a, "row", getattr(a, "unit", None)) for a in made] == list(range(n))
         cls.create_agents(plain, n, np.arange(n))
     assert _registry(bulk) == _registry(plain)
     assert bulk.agent_id_counter == plain.agent_id_counter
@@ -29,7 +30,7 @@ def test_bulk_creation_registers_like_create_agents() -> None:
         assert ids == [a.unique_id for a in plain.agents_by_type[cls]]
     assert all(a.model is bulk for a in bulk.agents)
     # the sets behave as Mesa's: selection, shuffling and removal work on bulk-made agents
-    assert len(bulk.agents.select(lambda a: a.row == 0)) == 3
+    assert len(bulk.agents.select(lambda a: getattr(a, "row", None) == 0)) == 3
     victim = bulk.agents_by_type[Firm][0]
     victim.remove()
     assert victim not in bulk.agents and len(bulk.agents_by_type[Firm]) == 2

@@ -98,3 +98,21 @@ def test_engines_agree_when_hand_offs_count_office_hours(name: str) -> None:
     assert ref_resolved == com_resolved > 1000
     for field in ("leg_arrive", "leg_start", "leg_end", "ready"):
         assert np.array_equal(getattr(reference, field), getattr(compiled, field), equal_nan=True), field
+
+
+@pytest.mark.parametrize("engine_class", [QueueEngine, CompiledEngine])
+def test_running_to_infinity_drains_the_queue(engine_class) -> None:
+    """``run_until(inf)`` serves everything and stops (the compiled loop once read past its last
+    arrival here: a segmentation fault in ``benchmarks/ciw_compare.py``)."""
+    always = WeeklyCalendar(0, 24, list(range(7)))
+    engine = engine_class([2, 1], [always, always], always)
+    n = 50
+    rng = np.random.default_rng(3)
+    no = np.zeros(2 * n, dtype=bool)
+    engine.add(np.sort(rng.uniform(0, 100, n)),
+               Legs(np.repeat(np.arange(n), 2), np.tile([0, 1], n), rng.exponential(2.0, 2 * n),
+                    np.zeros(2 * n), np.zeros(2 * n), no, no))
+    engine.run_until(float("inf"))
+    log = engine.log()
+    assert np.isfinite(log.ready).all() and len(log.ready) == n
+    assert engine.resolved_by(float("inf")) == n

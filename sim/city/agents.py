@@ -16,6 +16,32 @@ if TYPE_CHECKING:
     from sim.city.model import GovernanceModel
 
 
+def register_in_bulk(cls: type[mesa.Agent], model: mesa.Model, n: int, index: str) -> list:
+    """``n`` agents of ``cls`` with attribute ``index`` = 0..n-1, registered with the model at once.
+
+    Each ends exactly as ``Agent.__init__`` leaves one (``model``, consecutive ``unique_id``,
+    ``pos`` None, in ``model.agents`` and ``model.agents_by_type`` in creation order), but the
+    registry is extended once per class instead of once per agent, and no per-agent
+    agent-added signal is sent (nothing in this model observes it). Why: registering 576,000
+    agents one by one took about 3 s of a 10 s full-city year, and Mesa's ``create_agents``
+    imports pandas (0.4 s) to check its arguments. Mesa is pinned to 3.5, whose registry this
+    relies on; ``tests/test_agents.py`` checks it against ``create_agents``."""
+    if n == 0:
+        return []
+    first = model.agent_id_counter
+    agents = [cls.__new__(cls) for _ in range(n)]
+    for i, agent in enumerate(agents):
+        agent.__dict__.update({"model": model, "unique_id": first + i, "pos": None, index: i})
+    model.agent_id_counter = first + n
+    model._all_agents._agents.update(dict.fromkeys(agents))
+    by_type = model._agents_by_type
+    if cls in by_type:
+        by_type[cls]._agents.update(dict.fromkeys(agents))
+    else:
+        by_type[cls] = type(model._all_agents)(agents, random=model.random)
+    return agents
+
+
 class PopulationAgent(mesa.Agent):
     """An agent whose attributes live in ``model.population.<group>`` columns at ``row``.
 
@@ -46,28 +72,8 @@ class PopulationAgent(mesa.Agent):
 
     @classmethod
     def create_in_bulk(cls, model: GovernanceModel, n: int) -> list[PopulationAgent]:
-        """``n`` agents with rows 0..n-1, registered with the model in one pass.
-
-        Each ends exactly as ``Agent.__init__`` leaves one (``model``, consecutive ``unique_id``,
-        ``pos`` None, in ``model.agents`` and ``model.agents_by_type`` in creation order), but the
-        registry is extended once per class instead of once per agent, and no per-agent
-        agent-added signal is sent (nothing in this model observes it). Why: registering 576,000
-        agents one by one took about 3 s of a 10 s full-city year. Mesa is pinned to 3.5, whose
-        registry this relies on; ``tests/test_agents.py`` checks it against ``create_agents``."""
-        if n == 0:
-            return []
-        first = model.agent_id_counter
-        agents = [cls.__new__(cls) for _ in range(n)]
-        for i, agent in enumerate(agents):
-            agent.__dict__.update(model=model, unique_id=first + i, pos=None, row=i)
-        model.agent_id_counter = first + n
-        model._all_agents._agents.update(dict.fromkeys(agents))
-        by_type = model._agents_by_type
-        if cls in by_type:
-            by_type[cls]._agents.update(dict.fromkeys(agents))
-        else:
-            by_type[cls] = type(model._all_agents)(agents, random=model.random)
-        return agents
+        """``n`` agents with rows 0..n-1, registered with the model in one pass (``register_in_bulk``)."""
+        return register_in_bulk(cls, model, n, "row")
 
 
 class Resident(PopulationAgent):
@@ -109,6 +115,11 @@ class GovernmentUnit(mesa.Agent):
     def __init__(self, model: GovernanceModel, unit: int) -> None:
         super().__init__(model)
         self.unit = unit
+
+    @classmethod
+    def create_in_bulk(cls, model: GovernanceModel, n: int) -> list[GovernmentUnit]:
+        """``n`` units 0..n-1, registered with the model in one pass (``register_in_bulk``)."""
+        return register_in_bulk(cls, model, n, "unit")
 
     @property
     def name(self) -> str:

@@ -100,7 +100,7 @@ class GovernanceModel(mesa.Model):
         try:
             for agent_class in (Resident, Firm, GridWorker, UpperDivision):
                 agent_class.create_in_bulk(self, len(location[agent_class.group]))
-            GovernmentUnit.create_agents(self, self.structure.n_units, np.arange(self.structure.n_units))
+            GovernmentUnit.create_in_bulk(self, self.structure.n_units)
         finally:
             if collecting:
                 gc.enable()

@@ -425,7 +425,7 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
             res_size = state[2]
             n_log = wd[1]
             continue
-        if t > t_end:
+        if t > t_end or t == math.inf:  # nothing left (run_until(inf) drains the queue)
             break
         if from_heap:
             leg = heap_l[0]

@@ -13,7 +13,7 @@ from sim.city.model import GovernanceModel
 from sim.outputs.files import request_table, write_json, write_parquet
 from sim.outputs.kpis import RunTables, build_tables, compute_kpis, flatten
 from sim.scenario.loading import load_scenario
-from sim.version import __version__
+from sim.version import package_version
 
 
 @dataclass
@@ -52,7 +52,7 @@ def run_scenario(scenario: str | Path | dict[str, Any], *, seed: int | None = No
     kpis = compute_kpis(model, tables)
     wall = time.perf_counter() - started
     metadata = {
-        "package_version": __version__,
+        "package_version": package_version(),
         "scenario": config["name"],
         "scenario_file": config.get("source", {}).get("path"),
         "scenario_hash": config.get("source", {}).get("hash"),

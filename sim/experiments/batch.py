@@ -29,7 +29,7 @@ from sim.experiments.folder import BatchFolder, write_error
 from sim.outputs.files import atomic_write_bytes, safe_slug, write_json, write_parquet
 from sim.outputs.kpis import flatten
 from sim.outputs.stats import mean_ci
-from sim.version import __version__
+from sim.version import package_version
 
 
 @dataclass(frozen=True)
@@ -343,7 +343,7 @@ def batch_identity(scenarios: list[str], specs: list[RunSpec], points: list[dict
                    common_seeds: bool) -> dict[str, Any]:
     from sim.scenario.loading import load_scenario
 
-    return {"package_version": __version__, "command": " ".join(sys.argv),
+    return {"package_version": package_version(), "command": " ".join(sys.argv),
             "scenarios": {p: load_scenario(p)["source"]["hash"] for p in scenarios},
             "sweep": sweep, "points": points, "reps": reps, "seed": seed, "scale": scale, "days": days,
             "common_seeds": common_seeds,

@@ -54,38 +54,66 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
     atomic_write_bytes(path, (text + "\n").encode())
 
 
+def _arrow(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """A NumPy column as an Arrow array over the same memory, nulls where ``valid`` is False.
+
+    Why not ``pa.array``: on first use it imports pandas (0.4 s, to check whether it was given
+    a pandas object), which nothing else in a run needs (issue 16)."""
+    values = np.ascontiguousarray(values)
+    bitmap, nulls = None, 0
+    if valid is not None and not valid.all():
+        bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+        nulls = int(len(valid) - valid.sum())
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values),
+                                 [bitmap, pa.py_buffer(values)], null_count=nulls)
+
+
+def _strings(names: list[str]) -> pa.Array:
+    """Text labels as an Arrow string array (see ``_arrow``)."""
+    encoded = [name.encode() for name in names]
+    offsets = np.concatenate(([0], np.cumsum([len(e) for e in encoded]))).astype(np.int32)
+    return pa.Array.from_buffers(pa.string(), len(names), [None, pa.py_buffer(offsets),
+                                                           pa.py_buffer(b"".join(encoded))])
+
+
+def _labels(codes: np.ndarray, names: list[str], valid: np.ndarray | None = None) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(_arrow(codes.astype(np.int32), valid), _strings(names))
+
+
 def request_table(tables: RunTables, kind_names: list[str], unit_names: list[str]) -> pa.Table:
     """One row per request; hand-offs as list columns (unit visited, arrival hour)."""
     t = tables
-    offsets = pa.array(np.append(t.leg_first, len(t.leg_unit)).astype(np.int32))
-    units = pa.DictionaryArray.from_arrays(pa.array(t.leg_unit.astype(np.int32)), pa.array(unit_names))
-    arrive_h = pa.array(t.leg_arrive / 60.0, from_pandas=True)
+    offsets = _arrow(np.append(t.leg_first, len(t.leg_unit)).astype(np.int32))
     per_request = (lambda col: np.add.reduceat(col, t.leg_first)) if len(t.leg_first) else (
-        lambda col: np.zeros(0))
+        lambda col: np.zeros(0, dtype=col.dtype))
     resolved_h = t.resolved / 60.0
-    open_ = np.isnan(t.resolved)
-    return pa.table({
-        "request_id": pa.array(np.arange(len(t.kind), dtype=np.int64)),
-        "kind": pa.DictionaryArray.from_arrays(pa.array(t.kind.astype(np.int32)), pa.array(kind_names)),
-        "category": pa.DictionaryArray.from_arrays(pa.array(t.category.astype(np.int32)),
-                                                   pa.array(list(CATEGORIES))),
-        "origin": pa.array(t.origin.astype(str)),
-        "origin_agent": pa.array(t.origin_agent.astype(np.int64)),
-        "created_h": pa.array(t.created / 60.0),
-        "resolved_h": pa.array(resolved_h, from_pandas=True),
-        "solved_level": pa.DictionaryArray.from_arrays(
-            pa.array(t.solved_level.astype(np.int32), mask=open_), pa.array(list(LEVELS))),
-        "solved_unit": pa.DictionaryArray.from_arrays(
-            pa.array(t.solved_unit.astype(np.int32), mask=open_), pa.array(unit_names)),
-        "handoffs": pa.array((per_request((t.leg_role == 0).astype(np.int32)) - 1).astype(np.int32)),
-        "desk_reviews": pa.array(per_request((t.leg_role == 1).astype(np.int32)).astype(np.int32)),
-        "returned_files": pa.array(per_request((t.leg_role == 2).astype(np.int32)).astype(np.int32)),
-        "bounces": pa.array(per_request(t.leg_bounce.astype(np.int32)).astype(np.int32)),
-        "trips": pa.array(per_request(t.leg_trip.astype(np.int32)).astype(np.int32)),
-        "staff_minutes": pa.array(per_request(t.leg_service)),
-        "visit_units": pa.ListArray.from_arrays(offsets, units),
-        "visit_arrival_h": pa.ListArray.from_arrays(offsets, arrive_h),
-    })
+    solved = ~np.isnan(t.resolved)
+    arrive_h = t.leg_arrive / 60.0
+    origins, origin_code = np.unique(t.origin, return_inverse=True)
+
+    def count(column: np.ndarray) -> pa.Array:
+        return _arrow(per_request(column.astype(np.int32)).astype(np.int32))
+
+    columns = {
+        "request_id": _arrow(np.arange(len(t.kind), dtype=np.int64)),
+        "kind": _labels(t.kind, kind_names),
+        "category": _labels(t.category, list(CATEGORIES)),
+        "origin": _labels(origin_code, [str(o) for o in origins]).dictionary_decode(),
+        "origin_agent": _arrow(t.origin_agent.astype(np.int64)),
+        "created_h": _arrow(t.created / 60.0),
+        "resolved_h": _arrow(resolved_h, solved),
+        "solved_level": _labels(t.solved_level, list(LEVELS), solved),
+        "solved_unit": _labels(t.solved_unit, unit_names, solved),
+        "handoffs": _arrow((per_request((t.leg_role == 0).astype(np.int32)) - 1).astype(np.int32)),
+        "desk_reviews": count(t.leg_role == 1),
+        "returned_files": count(t.leg_role == 2),
+        "bounces": count(t.leg_bounce),
+        "trips": count(t.leg_trip),
+        "staff_minutes": _arrow(per_request(t.leg_service).astype(np.float64)),
+        "visit_units": pa.ListArray.from_arrays(offsets, _labels(t.leg_unit, unit_names)),
+        "visit_arrival_h": pa.ListArray.from_arrays(offsets, _arrow(arrive_h, ~np.isnan(arrive_h))),
+    }
+    return pa.Table.from_arrays(list(columns.values()), names=list(columns))
 
 
 def write_parquet(path: Path, table: pa.Table) -> None:
