@@ -662,6 +662,24 @@ class CompiledEngine:
     def n_legs(self) -> int:
         return self._n_legs
 
+    # columns per leg and per request, grown together (doubling) when a batch does not fit
+    _LEG_COLUMNS = ("_prio", "_unit", "_req", "_service", "_lead", "_handoff", "_arrive", "_start", "_end",
+                    "_start_w", "_end_w", "_pend_next")
+    _REQUEST_COLUMNS = ("_last_leg", "_ready", "_res_t", "_res_s", "_res_l", "_heap_t", "_heap_s", "_heap_l")
+
+    def _reserve(self, columns: tuple[str, ...], used: int, needed: int) -> None:
+        """Room for ``needed`` rows in each of ``columns``, keeping their first ``used`` rows.
+        New rows are left unset: ``add`` writes every row it hands the kernel (one check and
+        no fill per column, where growing each column by itself cost a tenth of a run)."""
+        if needed <= len(getattr(self, columns[0])):
+            return
+        size = max(needed, 2 * len(getattr(self, columns[0])), 1024)
+        for name in columns:
+            old = getattr(self, name)
+            grown = np.empty(size, dtype=old.dtype)
+            grown[:used] = old[:used]
+            setattr(self, name, grown)
+
     def add(self, created: np.ndarray, legs: Legs) -> None:
         n_req, leg0, req0 = len(created), self._n_legs, self._n_req
         if n_req == 0:
@@ -669,32 +687,23 @@ class CompiledEngine:
         _check_inputs(created, legs, len(self._n_servers))
         counts, first = leg_layout(n_req, legs, leg0)
         n_legs = leg0 + len(legs)
-        self._prio = _grow(self._prio, n_legs, False)
-        self._prio[leg0:n_legs] = legs.priority
-        for name, fill in (("_unit", None), ("_req", None), ("_service", None), ("_lead", None),
-                           ("_handoff", None), ("_arrive", np.nan), ("_start", np.nan), ("_end", np.nan),
-                           ("_start_w", np.nan), ("_end_w", np.nan)):
-            setattr(self, name, _grow(getattr(self, name), n_legs, fill))
+        n_total = req0 + n_req
+        self._reserve(self._LEG_COLUMNS, leg0, n_legs)
+        # the heap holds at most one later visit per request in progress, and its size is in
+        # state[0] (resolutions: state[2]); their rows past the size are never read
+        self._reserve(self._REQUEST_COLUMNS, req0, n_total)
         span = slice(leg0, n_legs)
+        self._prio[span] = legs.priority
         self._unit[span] = legs.unit
         self._req[span] = legs.request + req0
         self._service[span] = legs.service * self._factor[legs.unit]
         self._lead[span] = legs.lead_days
         self._handoff[span] = legs.handoff
-        n_total = req0 + n_req
-        self._last_leg = _grow(self._last_leg, n_total)
-        self._ready = _grow(self._ready, n_total, np.nan)
-        self._res_t = _grow(self._res_t, n_total)
-        self._res_s = _grow(self._res_s, n_total)
-        self._res_l = _grow(self._res_l, n_total)
+        for name in ("_arrive", "_start", "_end", "_start_w", "_end_w"):
+            getattr(self, name)[span] = np.nan  # not served yet
         self._last_leg[req0:n_total] = first + counts - 1
+        self._ready[req0:n_total] = np.nan
         self._n_legs, self._n_req = n_legs, n_total
-        # the heap holds at most one later visit per request in progress
-        self._heap_t = _grow(self._heap_t, n_total)
-        self._heap_s = _grow(self._heap_s, n_total)
-        self._heap_l = _grow(self._heap_l, n_total)
-        if self._clk_first:
-            self._pend_next = _grow(self._pend_next, n_legs)
         self._add_arrivals(created + legs.handoff[first - leg0], first)
 
     def _add_arrivals(self, times: np.ndarray, legs: np.ndarray) -> None:
@@ -711,10 +720,14 @@ class CompiledEngine:
         if len(old_t) and len(times) and times[0] < old_t[-1]:
             # merge two sorted runs (as a stable sort of their concatenation: at equal times the
             # waiting ones first), without sorting what is already in order
-            at = np.searchsorted(old_t, times, side="right")
-            all_t = np.insert(old_t, at, times)
-            all_s = np.insert(self._arr_s[keep], at, seqs)
-            all_l = np.insert(self._arr_l[keep], at, legs)
+            at = np.searchsorted(old_t, times, side="right") + np.arange(len(times))  # new rows' places
+            waiting = np.ones(len(old_t) + len(times), dtype=bool)
+            waiting[at] = False
+            all_t, all_s, all_l = (np.empty(len(waiting), dtype=c.dtype) for c in (old_t, seqs, legs))
+            for merged, before, added in ((all_t, old_t, times), (all_s, self._arr_s[keep], seqs),
+                                          (all_l, self._arr_l[keep], legs)):
+                merged[waiting] = before
+                merged[at] = added
         else:
             all_t = np.concatenate((old_t, times))
             all_s = np.concatenate((self._arr_s[keep], seqs))
