@@ -61,6 +61,13 @@ class Planner:
         self._kind_rng = kind_streams(rng, [k.name for k in kinds])  # difficulties, functions
         self._approval_work = approval_work
         self._desks = ApprovalDesks(structure, kinds, handoff, rng)
+        # per-kind constants as arrays, and chains as arrays, built once (plans run daily)
+        self._kind_visit = np.array([k.visit_minutes for k in kinds], dtype=float)
+        self._kind_cv = np.array([k.service.cv for k in kinds], dtype=float)
+        self._kind_travel = np.array([k.travel_minutes for k in kinds], dtype=float)
+        self._kind_dispatched = np.array([k.dispatched for k in kinds], dtype=bool)
+        self._kind_in_person = np.array([k.in_person for k in kinds], dtype=bool)
+        self._chains: dict[tuple, np.ndarray] = {}
 
     def plan(self, kind: np.ndarray, location: np.ndarray, segment: np.ndarray,
              xy: np.ndarray | None = None, channel: np.ndarray | None = None) -> Legs:
@@ -72,8 +79,10 @@ class Planner:
         starts one level up; online and by hotline the requester makes no trip except, for a
         matter needing them in person, one to the deciding window; a hotline call is dispatched."""
         hall = None if channel is None else channel == HALL
-        parts = [self._plan_kind(k, np.flatnonzero(kind == k.index), location, segment, hall)
-                 for k in self.kinds if np.any(kind == k.index)]
+        by_kind = np.argsort(kind, kind="stable")  # each kind's rows in ascending order
+        bounds = np.searchsorted(kind[by_kind], np.arange(len(self.kinds) + 1))
+        parts = [self._plan_kind(k, by_kind[bounds[k.index]:bounds[k.index + 1]], location, segment, hall)
+                 for k in self.kinds if bounds[k.index + 1] > bounds[k.index]]
         if not parts:
             return Legs.empty()
         req, step, pos, unit, service, lead, review = (np.concatenate(c) for c in zip(*parts, strict=True))
@@ -91,8 +100,7 @@ class Planner:
         legs = self._finish(kind, location, req, unit, service, lead, first, role, travel,
                             None if channel is None else channel == HOTLINE)
         if channel is not None:
-            _remote_trips(legs, np.isin(channel, (ONLINE, HOTLINE)),
-                          np.array([k.in_person for k in self.kinds], dtype=bool)[kind])
+            _remote_trips(legs, (channel == ONLINE) | (channel == HOTLINE), self._kind_in_person[kind])
         return legs
 
     def entry_kinds(self, kind: RequestKind) -> tuple[int, int]:
@@ -101,6 +109,12 @@ class Planner:
         chain = self.structure.chain(kind.functions[0], "resident", kind.authority)
         skip = _hall_position(self.structure, chain)
         return chain[0], (chain[skip] if skip < len(chain) else -1)
+
+    def _chain(self, function: str, segment: str, authority: tuple[str, ...]) -> np.ndarray:
+        key = (function, segment, authority)
+        if key not in self._chains:
+            self._chains[key] = np.array(self.structure.chain(function, segment, authority), dtype=np.int64)
+        return self._chains[key]
 
     def _plan_kind(self, kind: RequestKind, rows: np.ndarray, location: np.ndarray,
                    segment: np.ndarray, hall: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
@@ -112,8 +126,8 @@ class Planner:
             else:
                 function_index = np.full(len(rows), step)
             difficulty = kind.complexity * rng.standard_exponential(len(rows))
-            for f in np.unique(function_index):
-                for s in np.unique(segment[rows]):
+            for f in _present(function_index):
+                for s in _present(segment[rows]):
                     pick = (function_index == f) & (segment[rows] == s)
                     if pick.any():
                         out.append(self._visits(kind, step, kind.functions[f], int(s), rows[pick],
@@ -124,7 +138,7 @@ class Planner:
     def _visits(self, kind: RequestKind, step: int, function: str, segment: int, rows: np.ndarray,
                 difficulty: np.ndarray, location: np.ndarray,
                 hall: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-        chain = np.array(self.structure.chain(function, SEGMENTS[segment], kind.authority))
+        chain = self._chain(function, SEGMENTS[segment], kind.authority)
         knowledge = self.structure.kind_knowledge[chain]
         solvable = difficulty[:, None] <= knowledge[None, :]
         if hall is None or not hall.any():
@@ -168,8 +182,8 @@ class Planner:
 
     def _per_visit(self, kind_of_leg: np.ndarray) -> np.ndarray:
         """Intake minutes per visit (after merging, so a merged visit pays once)."""
-        visit = np.array([k.visit_minutes for k in self.kinds])[kind_of_leg]
-        cv = np.array([k.service.cv for k in self.kinds])[kind_of_leg]
+        visit = self._kind_visit[kind_of_leg]
+        cv = self._kind_cv[kind_of_leg]
         out = np.zeros(len(kind_of_leg))
         for value in np.unique(cv[visit > 0]):
             pick = (visit > 0) & (cv == value)
@@ -181,7 +195,7 @@ class Planner:
         """A field team's one-way minutes to the place, for kinds with ``travel_minutes``: that
         constant on the line; on the map, from the unit's office (a pooled team: its nearest
         station) to the requester's point at the team's speed."""
-        typed = np.array([k.travel_minutes for k in self.kinds])[kind_of_leg]
+        typed = self._kind_travel[kind_of_leg]
         city = self.structure.city_map
         if city is None or xy is None or not (typed > 0).any():
             return typed
@@ -225,10 +239,10 @@ class Planner:
         else:
             bounce = np.zeros(len(unit), dtype=bool)
         leg_kind = kind[req]
-        dispatched = np.array([k.dispatched for k in self.kinds])[leg_kind]
+        dispatched = self._kind_dispatched[leg_kind]
         if hotline is not None:  # a hotline call reaches its first unit through dispatch
             dispatched = dispatched | hotline[req]
-        in_person = np.array([k.in_person for k in self.kinds])[leg_kind]
+        in_person = self._kind_in_person[leg_kind]
         dispatch = self.handoff["dispatch_hours"]
         dispatch = self.handoff["delay_hours"] if dispatch is None else dispatch
         dispatch_cv = self.handoff["dispatch_cv"]
@@ -267,6 +281,12 @@ class Planner:
         wrong_kind = np.array([self._alternatives[k][self.rng.integers(len(self._alternatives[k]))]
                                for k in kind_of])
         return self.structure.instance(wrong_kind, location)
+
+
+def _present(codes: np.ndarray) -> np.ndarray:
+    """The distinct values of small non-negative integer codes, ascending (``np.unique``
+    without its sort: plans call it thousands of times on a handful of values)."""
+    return np.flatnonzero(np.bincount(codes)) if len(codes) else codes
 
 
 def _hall_position(structure: Structure, chain: list[int]) -> int:
