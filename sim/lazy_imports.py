@@ -21,8 +21,7 @@ import os
 import sys
 import types
 
-DEFERRED = ("pandas", "networkx", "mesa.discrete_space", "mesa.experimental", "mesa.space",
-            "scipy.spatial")  # the city map imports only its k-d tree module
+DEFERRED = ("pandas", "networkx", "mesa.discrete_space", "mesa.experimental", "mesa.space")
 _METADATA = frozenset({"__spec__", "__name__", "__loader__", "__path__", "__file__", "__package__",
                        "__class__", "__dict__"})
 

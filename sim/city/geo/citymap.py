@@ -24,11 +24,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-
-try:  # the tree's own module: scipy.spatial's __init__ imports all of it (0.2 s a process, issue 16)
-    from scipy.spatial._ckdtree import cKDTree
-except ImportError:  # pragma: no cover - a SciPy that moved it
-    from scipy.spatial import cKDTree
+from scipy.spatial import cKDTree
 
 from sim.city.geo.ground import FileGround, GeneratedGround
 from sim.city.geo.partition import allocate, group, voronoi_cells, weighted_seeds

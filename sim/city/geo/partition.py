@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-
-try:  # the tree's own module: scipy.spatial's __init__ imports all of it (0.2 s a process, issue 16)
-    from scipy.spatial._ckdtree import cKDTree
-except ImportError:  # pragma: no cover - a SciPy that moved it
-    from scipy.spatial import cKDTree
+from scipy.spatial import cKDTree
 
 LLOYD_ITERATIONS = 6  # assumed: enough for compact cells; more changes shapes little
 
