@@ -10,7 +10,9 @@ pandas frames, a user's script builds a grid) gets the real module, just later.
 The one change to the standard loader: reading a module's own metadata (``__spec__``,
 ``__file__`` ...) does not load it, because importing a module a second time and
 ``inspect.stack()`` (which Mesa's logging calls at import) read that of every loaded module.
-Set ``SIM_EAGER_IMPORTS=1`` to import everything eagerly (to rule this out when debugging).
+Importing a submodule of a deferred package (``import pandas.api.types``) first runs the
+package, as an eager import would. Set ``SIM_EAGER_IMPORTS=1`` to import everything eagerly
+(to rule this out when debugging).
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ class _DeferringFinder:
 
     def find_spec(self, name: str, path: object = None,
                   target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        parent = name.rpartition(".")[0]
+        if parent and isinstance(sys.modules.get(parent), _DeferredModule):
+            # a submodule first: run the package itself before it, as an eager import would
+            # (else the package's own imports of that submodule meet it half made: a cycle)
+            _ = sys.modules[parent].__doc__  # any attribute but its metadata runs it
         if name not in self.names:
             return None
         for finder in sys.meta_path:

@@ -89,7 +89,6 @@ def request_table(tables: RunTables, kind_names: list[str], unit_names: list[str
     resolved_h = t.resolved / 60.0
     solved = ~np.isnan(t.resolved)
     arrive_h = t.leg_arrive / 60.0
-    origins, origin_code = np.unique(t.origin, return_inverse=True)
 
     def count(column: np.ndarray) -> pa.Array:
         return _arrow(per_request(column.astype(np.int32)).astype(np.int32))
@@ -98,7 +97,7 @@ def request_table(tables: RunTables, kind_names: list[str], unit_names: list[str
         "request_id": _arrow(np.arange(len(t.kind), dtype=np.int64)),
         "kind": _labels(t.kind, kind_names),
         "category": _labels(t.category, list(CATEGORIES)),
-        "origin": _labels(origin_code, [str(o) for o in origins]).dictionary_decode(),
+        "origin": _labels(t.kind, [str(o) for o in t.origin_of_kind]).dictionary_decode(),
         "origin_agent": _arrow(t.origin_agent.astype(np.int64)),
         "created_h": _arrow(t.created / 60.0),
         "resolved_h": _arrow(resolved_h, solved),

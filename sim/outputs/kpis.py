@@ -23,7 +23,7 @@ class RunTables:
 
     kind: np.ndarray
     category: np.ndarray  # index into CATEGORIES
-    origin: np.ndarray  # origin group name per request
+    origin_of_kind: np.ndarray  # origin group name per request kind (``origin``: per request)
     origin_agent: np.ndarray
     location: np.ndarray
     created: np.ndarray
@@ -44,6 +44,11 @@ class RunTables:
     solved_level: np.ndarray  # index into LEVELS
     leg_priority: np.ndarray | None = None  # a summons (behaviour.whistle)
 
+    @property
+    def origin(self) -> np.ndarray:
+        """Origin group name per request (built on demand: an array of 450,000 strings)."""
+        return self.origin_of_kind[self.kind]
+
 
 def build_tables(model: Any) -> RunTables:
     """Collect the model's requests, legs and engine log into ``RunTables``."""
@@ -59,7 +64,7 @@ def build_tables(model: Any) -> RunTables:
     solved_unit = legs.unit[last]
     return RunTables(
         kind=requests.kind, category=category_of_kind[requests.kind],
-        origin=origin_of_kind[requests.kind], origin_agent=requests.origin_agent,
+        origin_of_kind=origin_of_kind, origin_agent=requests.origin_agent,
         location=requests.location, created=requests.created, resolved=resolved,
         leg_first=leg_first, leg_count=leg_count, leg_unit=legs.unit,
         leg_arrive=np.where(log.leg_arrive <= horizon, log.leg_arrive, np.nan),
@@ -77,9 +82,12 @@ def _busy_minutes(model: Any, log: Any, unit: np.ndarray) -> np.ndarray:
     lo, hi = _window(model)
     lo_w = model.engine.unit_to_work(lo)[unit]
     hi_w = model.engine.unit_to_work(hi)[unit]
-    start = np.nan_to_num(log.leg_start_work, nan=np.inf)
-    end = np.nan_to_num(log.leg_end_work, nan=np.inf)
-    return np.clip(np.minimum(end, hi_w) - np.maximum(start, lo_w), 0.0, None)
+    # a leg not begun has neither start nor end (NaN): it occupied nobody
+    busy = np.minimum(log.leg_end_work, hi_w)
+    busy -= np.maximum(log.leg_start_work, lo_w)
+    np.clip(busy, 0.0, None, out=busy)
+    busy[np.isnan(busy)] = 0.0
+    return busy
 
 
 def _window(model: Any) -> tuple[float, float]:

@@ -1,0 +1,52 @@
+"""Deferred imports (``sim.lazy_imports``): a run never loads what it does not use, and code
+that does use a deferred library gets the real module, whichever way it imports it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _probe(code: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         check=True, timeout=600)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_run_leaves_pandas_and_networkx_unloaded() -> None:
+    state = _probe(
+        "import json, sys, tempfile, importlib.util\n"
+        "from sim.experiments.api import run_scenario, write_run\n"
+        "r = run_scenario('scenarios/longgang-2021.toml', scale=0.002, days=5)\n"
+        "write_run(r, tempfile.mkdtemp())\n"
+        "print(json.dumps({m: m in sys.modules and not isinstance(sys.modules[m], importlib.util._LazyModule)"
+        " for m in ('pandas', 'networkx', 'mesa.discrete_space')}))")
+    assert state == {"pandas": False, "networkx": False, "mesa.discrete_space": False}
+
+
+def test_deferred_libraries_work_however_they_are_imported() -> None:
+    """A plain import, a submodule imported first (which once met the package half made), and
+    Mesa's grids, all after Mesa deferred them."""
+    state = _probe(
+        "import json, sim, mesa\n"
+        "import pandas.api.types as types\n"
+        "import pandas as pd\n"
+        "from mesa.discrete_space import OrthogonalMooreGrid\n"
+        "import networkx as nx\n"
+        "grid = OrthogonalMooreGrid((3, 3), random=None)\n"
+        "print(json.dumps({'frame': int(pd.DataFrame({'a': [1, 2]})['a'].sum()),"
+        " 'numeric': bool(types.is_numeric_dtype(pd.Series([1.0]))), 'cells': len(grid.all_cells),"
+        " 'graph': nx.path_graph(4).number_of_edges()}))")
+    assert state == {"frame": 3, "numeric": True, "cells": 9, "graph": 3}
+
+
+def test_eager_switch_imports_as_before() -> None:
+    state = _probe(
+        "import os; os.environ['SIM_EAGER_IMPORTS'] = '1'\n"
+        "import json, sys, importlib.util, sim, mesa\n"
+        "print(json.dumps({'lazy': isinstance(sys.modules['pandas'], importlib.util._LazyModule)}))")
+    assert state == {"lazy": False}
