@@ -17,6 +17,9 @@ $(VENV)/installed: pyproject.toml
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -e '.[dev,ema,explore]'
 	@$(PYTHON) tools/solara-cdn $(VENV)
+	@# compile the queueing core now (about 12 s, once per machine), not in the first run
+	@$(PYTHON) -c "import time; t = time.perf_counter(); from sim.engine.compiled import warm_up; \
+		warm_up(); print(f'compiled the queueing core in {time.perf_counter() - t:.1f} s')"
 	@touch $@
 
 run: $(VENV)/installed

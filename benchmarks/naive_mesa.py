@@ -1,6 +1,6 @@
 """Daily request generation: the textbook Mesa way against this project's bulk generation.
 
-Usage: python benchmarks/naive_mesa.py [--scale 0.1] [--days 365]
+Usage: python benchmarks/naive_mesa.py [--scale 0.1] [--days 365] [--whole-process [--repeat N]]
 
 Same agents (the residents and firms of longgang-2021 at the given scale, each standing for
 1/scale real ones), same request kinds and yearly rates, same days. Naive: every agent's
@@ -8,12 +8,21 @@ Same agents (the residents and firms of longgang-2021 at the given scale, each s
 stream for each kind it can create and appends a request object. Project: ``Demand.days`` draws
 each kind's daily Poisson counts and picks creators for all agents of a kind at once (NumPy), in
 the same 28-day passes the model uses. Prints requests made and seconds for each, and the ratio.
+
+``--whole-process`` (issue 16: target >= 100x): as a user feels it, each in a fresh process.
+Naive: start Python, import Mesa, create the agents and step them through the year (generation
+only: nothing is served); this project: ``run.py run`` of the whole model (map, agents,
+generation, behaviour, service, KPIs, files). Default scale 1.0 here: the full city.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,11 +88,64 @@ def naive_kinds(model: GovernanceModel, origin: str, weight: float) -> list[tupl
     return kinds
 
 
+def _naive_child(kinds_file: str, days: int) -> None:
+    """The naive model alone in this process: the kinds were worked out by the parent, so this
+    process pays only for what the textbook way costs (Mesa, agents, their daily steps)."""
+    spec = json.loads(Path(kinds_file).read_text())
+    naive = NaiveModel(spec["residents"], spec["firms"], spec["resident_kinds"], spec["firm_kinds"])
+    for _ in range(days):
+        naive.step()
+    print(len(naive.requests))
+
+
+def _timed(command: list[str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    return time.perf_counter() - started, out.stdout
+
+
+def whole_process(scale: float, days: int, repeat: int) -> None:
+    config = load_scenario(SCENARIO, {"simulation.scale": scale})
+    model = GovernanceModel(config)
+    weight = 1.0 / scale
+    spec = {"residents": len(model.population.location["resident"]),
+            "firms": len(model.population.location["firm"]),
+            "resident_kinds": naive_kinds(model, "resident", weight),
+            "firm_kinds": naive_kinds(model, "firm", weight)}
+    print(f"whole process, {spec['residents']:,} residents + {spec['firms']:,} firms (scale {scale}), "
+          f"{days} days, median of {repeat} (target >= 100x)")
+    with tempfile.TemporaryDirectory() as tmp:
+        kinds_file = Path(tmp) / "kinds.json"
+        kinds_file.write_text(json.dumps(spec))
+        ours, naive = [], []
+        for _ in range(repeat):
+            ours.append(_timed([sys.executable, str(ROOT / "run.py"), "run", str(SCENARIO), "--scale",
+                                str(scale), "--days", str(days), "--out", f"{tmp}/out"])[0])
+        for _ in range(repeat):
+            seconds, printed = _timed([sys.executable, __file__, "--naive-child", str(kinds_file),
+                                       "--days", str(days)])
+            naive.append(seconds)
+    t_ours, t_naive = statistics.median(ours), statistics.median(naive)
+    print(f"naive Mesa, generation only ({int(printed):,} requests): {t_naive:.1f} s")
+    print(f"this project, run.py run (the whole model and its files): {t_ours:.2f} s")
+    print(f"ratio: {t_naive / t_ours:.0f}x (target >= 100x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--scale", type=float, help="agent share (default 0.1; 1.0 with --whole-process)")
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--whole-process", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1, help="processes per side (--whole-process)")
+    parser.add_argument("--naive-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.naive_child:
+        _naive_child(args.naive_child, args.days)
+        return
+    if args.whole_process:
+        whole_process(args.scale or 1.0, args.days, args.repeat)
+        return
+    args.scale = args.scale or 0.1
     config = load_scenario(SCENARIO, {"simulation.scale": args.scale})
     model = GovernanceModel(config)
     n_res = len(model.population.location["resident"])
