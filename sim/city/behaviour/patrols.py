@@ -69,6 +69,7 @@ class PatrolRule:
         self._today = np.zeros(structure.n_units)  # decided today
         self._block = np.zeros(structure.n_units)  # planned in blocks, per day
         self.rng = rng
+        self._contract: np.ndarray | None = None
         # per day of find(): incidents by finder, summed delay (days) of found ones, mean passes
         # and patrol hours per worker over the grids with incidents
         self.log: dict[str, list[Any]] = {"found": [], "delay_days": [], "passes": [], "patrol_hours": []}
@@ -76,8 +77,9 @@ class PatrolRule:
     def free_hours(self) -> np.ndarray:
         """Per unit, patrol hours per worker a day: contract less duties and request work."""
         s = self.structure
-        contract = np.array([c.day_minutes for c in s.unit_calendar]) * s.unit_servers
-        free = np.maximum(contract - self.duty_minutes - self.work, 0.0)
+        if self._contract is None:  # staff minutes a day per unit (fixed: built on first use)
+            self._contract = np.array([c.day_minutes for c in s.unit_calendar]) * s.unit_servers
+        free = np.maximum(self._contract - self.duty_minutes - self.work, 0.0)
         return free / np.maximum(s.unit_servers, 1) / 60.0
 
     def passes(self) -> np.ndarray:
