@@ -149,6 +149,7 @@ class Demand:
         self.rng = rng
         self._kind_rng = kind_streams(rng, [k.name for k in kinds])
         self._rows: dict[int, np.ndarray] = {}  # origin rows per kind, found once (agents stay put)
+        self._all_rows: dict[str, np.ndarray] = {}
         self.factor: dict[int, float] = {}  # kind index -> demand relative to the catalogue's (firms' entry)
 
     def expected_per_day(self, kind: RequestKind, day: int) -> float:
@@ -208,7 +209,9 @@ class Demand:
         if kind.origin == "firm" and kind.segment != "any":
             above = self.population.above_scale
             return np.flatnonzero(above if kind.segment == "above_scale_firm" else ~above)
-        return np.arange(n)
+        if kind.place_group not in self._all_rows:  # one 0..n-1 per group, shared by its kinds
+            self._all_rows[kind.place_group] = np.arange(n)
+        return self._all_rows[kind.place_group]
 
     def _segment_codes(self, kind: RequestKind, agent: np.ndarray) -> np.ndarray:
         if kind.origin == "firm":

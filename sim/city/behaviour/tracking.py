@@ -35,15 +35,17 @@ class Tracked:
         m = len(next(iter(values.values())))
         if not m:
             return
+        if not values.keys() <= COLUMNS.keys():
+            raise KeyError(f"not a tracked column: {sorted(values.keys() - COLUMNS.keys())}")
         need = self.n + m
         if need > len(self.col["request"]):
             size = max(need, 2 * len(self.col["request"]))
-            for name, (dtype, fill) in COLUMNS.items():
-                grown = np.full(size, fill, dtype=dtype)
+            for name, (dtype, _) in COLUMNS.items():
+                grown = np.empty(size, dtype=dtype)  # rows past n are filled when added
                 grown[: self.n] = self.col[name][: self.n]
                 self.col[name] = grown
-        for name, v in values.items():
-            self.col[name][self.n:need] = v
+        for name, (_, fill) in COLUMNS.items():
+            self.col[name][self.n:need] = values[name] if name in values else fill
         self.open = np.concatenate((self.open, np.arange(self.n, need)))
         self.n = need
 
