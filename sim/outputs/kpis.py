@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.city.catalogue import of_origin
 from sim.engine.calendars import DAY
 from sim.outputs.behaviour_kpis import behaviour_kpis, whistle_kpis
 from sim.outputs.map_kpis import map_kpis
@@ -216,10 +217,8 @@ def _per_capita(model: Any, t: RunTables, in_window: np.ndarray, years: float, k
     (the real population of ``[population]``, not the sampled agents)."""
     residents = model.config["population"]["residents"]
     firms = model.config["population"]["firms"]
-    origin = np.array([k.origin for k in model.kinds])[t.kind] if len(t.kind) else np.zeros(0, dtype=str)
-
     def rate(group: str, size: int) -> float | None:
-        count = int((in_window & (origin == group)).sum())
+        count = int((in_window & of_origin(model.kinds, t.kind, group)).sum())
         return count / years / (size / 1_000) if size and years > 0 else None
     return {"residents": residents, "firms": firms,
             "resident_requests_per_1000_residents_per_year": rate("resident", residents),

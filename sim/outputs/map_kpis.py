@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.city.catalogue import of_origin
 from sim.city.demand import request_points
 from sim.engine.calendars import DAY
 
@@ -29,7 +30,6 @@ def map_kpis(model: Any, t: Any, lo: float, hi: float, busy: np.ndarray, capacit
         first_real: each request's first leg that is not a bounce.
     """
     structure, city, pop = model.structure, model.structure.city_map, model.population
-    origins = [k.origin for k in model.kinds]
     xy = request_points(pop, [k.place_group for k in model.kinds], t.kind, t.origin_agent)
     leg_request = np.repeat(np.arange(len(t.kind)), t.leg_count)
     started = ~np.isnan(t.leg_start) & ~np.isnan(t.leg_arrive) & (t.leg_start <= hi)
@@ -46,13 +46,12 @@ def map_kpis(model: Any, t: Any, lo: float, hi: float, busy: np.ndarray, capacit
     present = 2 * one_way * (1 + returns) + waiting + served
     per_request = np.bincount(req, weights=present, minlength=len(t.kind))
     years = (hi - lo) / DAY / 365.0
-    origin = np.array(origins)[t.kind]
     out: dict[str, Any] = {
         "trip_minutes_one_way": float(one_way.mean()) if len(one_way) else None,
         "citizen_minutes_per_visit": float(present.mean()) if len(present) else None,
-        "resident_hours_per_year": float(per_request[origin == "resident"].sum() / 60.0
+        "resident_hours_per_year": float(per_request[of_origin(model.kinds, t.kind, "resident")].sum() / 60.0
                                          / pop.real_size["resident"] / years) if years > 0 else None,
-        "firm_hours_per_year": float(per_request[origin == "firm"].sum() / 60.0
+        "firm_hours_per_year": float(per_request[of_origin(model.kinds, t.kind, "firm")].sum() / 60.0
                                      / max(pop.real_size["firm"], 1.0) / years) if years > 0 else None,
     }
     centre = service_centre(model, t, leg_request)
@@ -117,8 +116,7 @@ def service_centre(model: Any, t: Any, leg_request: np.ndarray) -> int | None:
     named = structure.city_map.service_centre
     if named:
         return next(i for i, k in enumerate(structure.kinds) if k.name == named)
-    origin = np.array([k.origin for k in model.kinds])[t.kind]
-    first = t.leg_first[(origin == "resident") & (t.leg_count > 0)]
+    first = t.leg_first[of_origin(model.kinds, t.kind, "resident") & (t.leg_count > 0)]
     first = first[t.leg_trip[first] & ~t.leg_bounce[first]]
     if not len(first):
         return None
@@ -133,8 +131,7 @@ def _by_community(model: Any, t: Any, per_request: np.ndarray, centre: int, busy
     structure, city = model.structure, model.structure.city_map
     community = city.community
     n = len(community)
-    origin = np.array([k.origin for k in model.kinds])[t.kind]
-    resident = (origin == "resident") & (t.created >= lo)
+    resident = of_origin(model.kinds, t.kind, "resident") & (t.created >= lo)
     area = community.of_leaf[t.location[resident].astype(np.int64)]
     in_person = per_request[resident] > 0
     minutes = _ratio(np.bincount(area[in_person], weights=per_request[resident][in_person], minlength=n),

@@ -45,7 +45,7 @@ class Tracked:
                 grown[: self.n] = self.col[name][: self.n]
                 self.col[name] = grown
         for name, (_, fill) in COLUMNS.items():
-            self.col[name][self.n:need] = values[name] if name in values else fill
+            self.col[name][self.n:need] = values.get(name, fill)
         self.open = np.concatenate((self.open, np.arange(self.n, need)))
         self.n = need
 
