@@ -60,6 +60,8 @@ def _arrow(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
     Why not ``pa.array``: on first use it imports pandas (0.4 s, to check whether it was given
     a pandas object), which nothing else in a run needs (issue 16)."""
     values = np.ascontiguousarray(values)
+    if values.dtype == np.bool_:  # Arrow packs booleans into bits: these bytes would be misread
+        raise TypeError("_arrow takes numbers; count or cast booleans first")
     bitmap, nulls = None, 0
     if valid is not None and not valid.all():
         bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
