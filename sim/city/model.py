@@ -119,13 +119,25 @@ class GovernanceModel(mesa.Model):
             self.redeployment.round(self.engine, self.day * DAY)
         if self.day >= self._planned_until:
             self._plan(self.day, min(self.day + PLAN_DAYS, max(self._horizon, self.day + 1)))
+        in_blocks = (self.engine.n_requests, self.engine.n_legs)
         if self.behaviour is not None:
             self._plan_decided(self.day)
+        if self.day == 0:
+            self._expect(in_blocks)
         self.day += 1
         self.engine.run_until(self.day * DAY)
         if self.behaviour is not None:
             self.behaviour.observe(self.engine.ready_times, self.day * DAY, self.day)
         self.datacollector.collect(self)
+
+    def _expect(self, in_blocks: tuple[int, int]) -> None:
+        """Tell the engine how many requests and legs the run will hold, from its first day:
+        those planned for the first block, and the first day's decided ones, at their rates over
+        the run, with a quarter to spare (more only means a doubling later; results are the same)."""
+        days, block = max(self._horizon, 1), max(self._planned_until, 1)
+        now = (self.engine.n_requests, self.engine.n_legs)
+        self.engine.expect(*(int(1.25 * (b / block + (n - b)) * days) + 1024
+                             for b, n in zip(in_blocks, now, strict=True)))
 
     def _plan_decided(self, day: int) -> None:
         """One day's requests from residents' decisions: follow-ups of matters past patience, then

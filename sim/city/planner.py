@@ -67,7 +67,19 @@ class Planner:
         self._kind_travel = np.array([k.travel_minutes for k in kinds], dtype=float)
         self._kind_dispatched = np.array([k.dispatched for k in kinds], dtype=bool)
         self._kind_in_person = np.array([k.in_person for k in kinds], dtype=bool)
-        self._chains: dict[tuple, np.ndarray] = {}
+        self._kind_mean = np.array([k.service.mean for k in kinds], dtype=float)
+        self._kind_complexity = np.array([k.complexity for k in kinds], dtype=float)
+        most_steps = max([k.n_steps for k in kinds] + [1])
+        self._kind_lead = np.zeros((len(kinds), most_steps))  # per kind and step
+        self._kind_review = np.zeros((len(kinds), most_steps))  # (0: no review work)
+        for k in kinds:
+            self._kind_lead[k.index, : k.n_steps] = k.lead_days[: k.n_steps]
+            if k.review_minutes is not None:
+                self._kind_review[k.index, : k.n_steps] = k.review_minutes[: k.n_steps]
+        self._max_functions = max([len(k.functions) for k in kinds] + [1])
+        # escalation chains, padded into tables (``_chain_id``)
+        self._chain_index: dict[tuple, int] = {}
+        self._chain_list: list[list[int]] = []
 
     def plan(self, kind: np.ndarray, location: np.ndarray, segment: np.ndarray,
              xy: np.ndarray | None = None, channel: np.ndarray | None = None) -> Legs:
@@ -81,11 +93,10 @@ class Planner:
         hall = None if channel is None else channel == HALL
         by_kind = np.argsort(kind, kind="stable")  # each kind's rows in ascending order
         bounds = np.searchsorted(kind[by_kind], np.arange(len(self.kinds) + 1))
-        parts = [self._plan_kind(k, by_kind[bounds[k.index]:bounds[k.index + 1]], location, segment, hall)
-                 for k in self.kinds if bounds[k.index + 1] > bounds[k.index]]
-        if not parts:
+        steps = self._draw_steps(by_kind, bounds)
+        if steps is None:
             return Legs.empty()
-        req, step, pos, unit, service, lead, review = (np.concatenate(c) for c in zip(*parts, strict=True))
+        req, step, pos, unit, service, lead, review = self._step_visits(*steps, location, segment, hall)
         order = np.lexsort((pos, step, req))
         req, unit, service, lead, review = req[order], unit[order], service[order], lead[order], review[order]
         # visits (consecutive rows at one unit folded), with desk legs where steps have review work
@@ -110,75 +121,120 @@ class Planner:
         skip = _hall_position(self.structure, chain)
         return chain[0], (chain[skip] if skip < len(chain) else -1)
 
-    def _chain(self, function: str, segment: str, authority: tuple[str, ...]) -> np.ndarray:
-        key = (function, segment, authority)
-        if key not in self._chains:
-            self._chains[key] = np.array(self.structure.chain(function, segment, authority), dtype=np.int64)
-        return self._chains[key]
+    def _draw_steps(self, by_kind: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """Each request's steps: (row, kind, step, function index, difficulty) per request-step,
+        drawn from each kind's own stream (a batch's kinds in ascending order, as always)."""
+        parts = []
+        for kind in self.kinds:
+            rows = by_kind[bounds[kind.index]:bounds[kind.index + 1]]
+            if not len(rows):
+                continue
+            rng = self._kind_rng[kind.name]
+            for step in range(kind.n_steps):
+                if kind.shares is not None:
+                    function_index = rng.choice(len(kind.functions), size=len(rows), p=kind.shares)
+                else:
+                    function_index = np.full(len(rows), step)
+                difficulty = kind.complexity * rng.standard_exponential(len(rows))
+                parts.append((rows, function_index, difficulty, kind.index, step))
+        if not parts:
+            return None
+        sizes = [len(p[0]) for p in parts]
+        return (np.concatenate([p[0] for p in parts]), np.repeat([p[3] for p in parts], sizes),
+                np.repeat([p[4] for p in parts], sizes), np.concatenate([p[1] for p in parts]),
+                np.concatenate([p[2] for p in parts]))
 
-    def _plan_kind(self, kind: RequestKind, rows: np.ndarray, location: np.ndarray,
-                   segment: np.ndarray, hall: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-        out: list[tuple[np.ndarray, ...]] = []
-        rng = self._kind_rng[kind.name]
-        for step in range(kind.n_steps):
-            if kind.shares is not None:
-                function_index = rng.choice(len(kind.functions), size=len(rows), p=kind.shares)
-            else:
-                function_index = np.full(len(rows), step)
-            difficulty = kind.complexity * rng.standard_exponential(len(rows))
-            for f in _present(function_index):
-                for s in _present(segment[rows]):
-                    pick = (function_index == f) & (segment[rows] == s)
-                    if pick.any():
-                        out.append(self._visits(kind, step, kind.functions[f], int(s), rows[pick],
-                                                difficulty[pick], location,
-                                                None if hall is None else hall[rows[pick]]))
-        return tuple(np.concatenate(c) for c in zip(*out, strict=True))
+    def _chain_ids(self, kind: np.ndarray, function_index: np.ndarray, segment: np.ndarray) -> np.ndarray:
+        """Index of each request-step's escalation chain in the padded chain tables (chains are
+        built once, the first time a (function, segment, authority) appears)."""
+        n_seg = len(SEGMENTS)
+        code = (kind * self._max_functions + function_index) * n_seg + segment
+        present = np.flatnonzero(np.bincount(code))
+        ids = np.zeros(len(present), dtype=np.int64)
+        for i, c in enumerate(present.tolist()):
+            k, rest = divmod(c, self._max_functions * n_seg)
+            f, s = divmod(rest, n_seg)
+            request_kind = self.kinds[k]
+            ids[i] = self._chain_id((request_kind.functions[f], SEGMENTS[s], request_kind.authority))
+        lookup = np.zeros(present[-1] + 1, dtype=np.int64)
+        lookup[present] = ids
+        return lookup[code]
 
-    def _visits(self, kind: RequestKind, step: int, function: str, segment: int, rows: np.ndarray,
-                difficulty: np.ndarray, location: np.ndarray,
-                hall: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-        chain = self._chain(function, SEGMENTS[segment], kind.authority)
-        knowledge = self.structure.kind_knowledge[chain]
-        solvable = difficulty[:, None] <= knowledge[None, :]
-        if hall is None or not hall.any():
-            solved_at = np.where(solvable.any(axis=1), solvable.argmax(axis=1), len(chain) - 1)
-            visits = solved_at + 1
-            req = np.repeat(rows, visits)
-            pos = ragged_positions(visits)
-        else:  # brought to the hall: the route starts at the first kind one level up
-            start = np.where(hall, min(_hall_position(self.structure, list(chain)), len(chain) - 1), 0)
-            solvable &= np.arange(len(chain))[None, :] >= start[:, None]
-            solved_at = np.where(solvable.any(axis=1), solvable.argmax(axis=1), len(chain) - 1)
-            visits = solved_at - start + 1
-            req = np.repeat(rows, visits)
-            pos = ragged_positions(visits) + np.repeat(start, visits)
-        unit = self.structure.instance(chain[pos], location[req])
+    def _chain_id(self, key: tuple) -> int:
+        if key not in self._chain_index:
+            chain = self.structure.chain(*key)
+            self._chain_index[key] = len(self._chain_list)
+            self._chain_list.append(chain)
+            width = max(len(c) for c in self._chain_list)
+            n = len(self._chain_list)
+            self._chain_units = np.zeros((n, width), dtype=np.int64)
+            self._chain_know = np.full((n, width), -np.inf)  # past a chain's end nobody solves anything
+            for i, c in enumerate(self._chain_list):
+                self._chain_units[i, : len(c)] = c
+                self._chain_know[i, : len(c)] = self.structure.kind_knowledge[c]
+            self._chain_len = np.array([len(c) for c in self._chain_list], dtype=np.int64)
+            self._chain_hall = np.array([min(_hall_position(self.structure, c), len(c) - 1)
+                                         for c in self._chain_list], dtype=np.int64)
+        return self._chain_index[key]
+
+    def _step_visits(self, row: np.ndarray, kind: np.ndarray, step: np.ndarray, function_index: np.ndarray,
+                     difficulty: np.ndarray, location: np.ndarray, segment: np.ndarray,
+                     hall: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """Visits of every request-step of a batch at once: up its chain from the entry (at the
+        hall: the first kind one level up) to the first unit whose knowledge covers the
+        difficulty (the last decides whatever reaches it), with service and review minutes.
+
+        Service times are drawn from the routing stream in the order of (kind, step, function,
+        segment, request, visit), the order in which step groups were once planned one by one,
+        so a fixed seed gives the same plan as then."""
+        seg = segment[row].astype(np.int64)
+        order = np.lexsort((row, seg, function_index, step, kind))
+        row, kind, step, seg, difficulty = row[order], kind[order], step[order], seg[order], difficulty[order]
+        cid = self._chain_ids(kind, function_index[order], seg)
+        solvable = difficulty[:, None] <= self._chain_know[cid]
+        start = np.zeros(len(row), dtype=np.int64)
+        if hall is not None:  # brought to the hall: the route starts at the first kind one level up
+            start = np.where(hall[row], self._chain_hall[cid], 0)
+            solvable &= np.arange(solvable.shape[1])[None, :] >= start[:, None]
+        solved_at = np.where(solvable.any(axis=1), solvable.argmax(axis=1), self._chain_len[cid] - 1)
+        visits = solved_at - start + 1
+        req = np.repeat(row, visits)
+        pos = ragged_positions(visits) + np.repeat(start, visits)
+        unit = self.structure.instance(self._chain_units[np.repeat(cid, visits), pos], location[req])
         decides = pos == np.repeat(solved_at, visits)
-        review = np.zeros(len(req))
-        if kind.review_minutes is not None:
-            review[decides] = kind.review_minutes[step]
-        mean = self._service_means(kind, decides, np.repeat(difficulty, visits))
+        v_kind, v_step = np.repeat(kind, visits), np.repeat(step, visits)
+        review = np.where(decides, self._kind_review[v_kind, v_step], 0.0)
+        mean = self._service_means(v_kind, decides, np.repeat(difficulty, visits))
         if not self._approval_work:  # the review is done at the counter, during the visit
             mean, review = mean + review, np.zeros(len(req))
-        service = sample_durations(self.rng, mean, kind.service.cv)
-        lead = np.where(decides, kind.lead_days[step], 0.0)
-        return req, np.full(len(req), step), pos, unit, service, lead, review
+        service = self._durations(mean, self._kind_cv[v_kind])
+        lead = np.where(decides, self._kind_lead[v_kind, v_step], 0.0)
+        return req, v_step, pos, unit, service, lead, review
 
-    def _service_means(self, kind: RequestKind, decides: np.ndarray, difficulty: np.ndarray) -> np.ndarray:
-        """Mean staff minutes of each visit of a step: the kind's service at every unit
-        (``escalated_service = "same"``) or, by difficulty, service x (d / c)^g / Gamma(1 + g) at
-        the deciding unit, d the matter's difficulty, c the kind's complexity, g the
+    def _durations(self, means: np.ndarray, cv: np.ndarray) -> np.ndarray:
+        """``sample_durations`` with a cv per item, in one draw (gamma with shape 1 is the
+        exponential, draw for draw; cv 0 is the mean and draws nothing)."""
+        out = np.array(means, dtype=float)
+        draw = cv > 0
+        if draw.any():
+            shape = 1.0 / cv[draw] ** 2
+            out[draw] = out[draw] * self.rng.gamma(shape, 1.0 / shape)
+        return out
+
+    def _service_means(self, kind: np.ndarray, decides: np.ndarray, difficulty: np.ndarray) -> np.ndarray:
+        """Mean staff minutes of each visit (of request kind ``kind``): the kind's service at every
+        unit (``escalated_service = "same"``) or, by difficulty, service x (d / c)^g / Gamma(1 + g)
+        at the deciding unit, d the matter's difficulty, c the kind's complexity, g the
         ``difficulty_elasticity`` (d / c is Exponential(1), so over all matters, wherever they
         are decided, the mean is the kind's service), and ``screen_share`` of the service at a
         unit that reads the matter and passes it up.
         # assumed: time grows with a problem's difficulty as in Garicano's (2000) knowledge
         hierarchy, where lower layers screen and pass on what they cannot solve."""
         if self.handoff["escalated_service"] == "same":
-            return np.full(len(decides), kind.service.mean)
+            return self._kind_mean[kind]
         g = self.handoff["difficulty_elasticity"]
-        deciding = (difficulty / kind.complexity) ** g / math.gamma(1.0 + g)
-        return kind.service.mean * np.where(decides, deciding, self.handoff["screen_share"])
+        deciding = (difficulty / self._kind_complexity[kind]) ** g / math.gamma(1.0 + g)
+        return self._kind_mean[kind] * np.where(decides, deciding, self.handoff["screen_share"])
 
     def _per_visit(self, kind_of_leg: np.ndarray) -> np.ndarray:
         """Intake minutes per visit (after merging, so a merged visit pays once)."""
@@ -281,12 +337,6 @@ class Planner:
         wrong_kind = np.array([self._alternatives[k][self.rng.integers(len(self._alternatives[k]))]
                                for k in kind_of])
         return self.structure.instance(wrong_kind, location)
-
-
-def _present(codes: np.ndarray) -> np.ndarray:
-    """The distinct values of small non-negative integer codes, ascending (``np.unique``
-    without its sort: plans call it thousands of times on a handful of values)."""
-    return np.flatnonzero(np.bincount(codes)) if len(codes) else codes
 
 
 def _hall_position(structure: Structure, chain: list[int]) -> int:

@@ -438,7 +438,10 @@ class QueueEngine:
         ready = self._ready
         return np.array([ready[i] for i in np.asarray(requests, dtype=np.int64)], dtype=float)
 
-    def log(self) -> EngineLog:
+    def expect(self, requests: int, legs: int) -> None:
+        """A size hint (``CompiledEngine.expect``); lists need none."""
+
+    def log(self, copy: bool = True) -> EngineLog:  # (fresh arrays either way)
         as_array = np.asarray
         return EngineLog(as_array(self._arrive), as_array(self._start), as_array(self._end),
                          as_array(self._start_w), as_array(self._end_w), as_array(self._ready))

@@ -54,7 +54,8 @@ class RunTables:
 def build_tables(model: Any) -> RunTables:
     """Collect the model's requests, legs and engine log into ``RunTables``."""
     horizon = model.day * DAY
-    requests, legs, log = model.requests(), model.legs(), model.engine.log()
+    # the engine's columns read in place: every table column below is a new array (leg_start copied)
+    requests, legs, log = model.requests(), model.legs(), model.engine.log(copy=False)
     n = len(requests)
     leg_count = np.bincount(legs.request, minlength=n)
     leg_first = (np.cumsum(leg_count) - leg_count).astype(np.int64)
@@ -69,7 +70,7 @@ def build_tables(model: Any) -> RunTables:
         location=requests.location, created=requests.created, resolved=resolved,
         leg_first=leg_first, leg_count=leg_count, leg_unit=legs.unit,
         leg_arrive=np.where(log.leg_arrive <= horizon, log.leg_arrive, np.nan),
-        leg_start=log.leg_start, leg_service=legs.service, leg_trip=legs.trip,
+        leg_start=log.leg_start.copy(), leg_service=legs.service, leg_trip=legs.trip,
         leg_bounce=legs.bounce, leg_travel=legs.travel, leg_role=legs.role,
         leg_busy=_busy_minutes(model, log, legs.unit),
         duty_busy=_duty_busy(model, *_window(model)),
