@@ -31,63 +31,63 @@ drop_stale_kernels()  # before any kernel is loaded from the cache (at its first
 
 
 class CalendarTable:
-    """Calendars as arrays, one row per calendar (what the kernel reads)."""
+    """Calendars as arrays, one row per calendar (what the kernel reads).
+
+    The weekly clock is packed into two tables, so a helper takes two arrays where it took
+    eleven: each array handed to a compiled helper is reference-counted on the way in and out,
+    and with some sixty per visit that counting was half of the kernel's time.
+    ``cal_f[c]``: opening minute, minutes per open day, per week, then working minutes before
+    each weekday (8). ``cal_i[c]``: always open, has holiday exceptions, open days per week,
+    exceptions, then the open weekdays (7, padded) and whether each weekday is open (7).
+    Holiday exceptions stay in their own arrays (``ex_day``, ``ex_open``, ``ex_before``)."""
 
     def __init__(self, calendars: list[WeeklyCalendar]) -> None:
         n = len(calendars)
-        self.always = np.array([c.always_open for c in calendars], dtype=np.bool_)
-        self.open = np.array([c.open for c in calendars], dtype=np.float64)
-        self.day_minutes = np.array([c.day_minutes for c in calendars], dtype=np.float64)
-        self.week_minutes = np.array([c.week_minutes for c in calendars], dtype=np.float64)
-        self.n_days = np.array([len(c.days) for c in calendars], dtype=np.int64)
-        self.days = np.zeros((n, 7), dtype=np.int64)
-        self.before = np.zeros((n, 8), dtype=np.float64)
-        self.is_work = np.zeros((n, 7), dtype=np.bool_)
         width = max([len(c.ex_day) for c in calendars] + [1])
-        self.has_ex = np.array([c.has_exceptions for c in calendars], dtype=np.bool_)
-        self.ex_n = np.array([len(c.ex_day) for c in calendars], dtype=np.int64)
+        self.cal_f = np.zeros((n, 3 + 8), dtype=np.float64)
+        self.cal_i = np.zeros((n, 4 + 7 + 7), dtype=np.int64)
         self.ex_day = np.zeros((n, width), dtype=np.int64)
         self.ex_open = np.zeros((n, width), dtype=np.bool_)
         self.ex_before = np.zeros((n, width + 1), dtype=np.float64)
         for i, c in enumerate(calendars):
-            self.days[i, : len(c.days)] = c.days
-            self.before[i] = c._before
-            self.is_work[i] = c._is_work
+            self.cal_f[i, :3] = (c.open, c.day_minutes, c.week_minutes)
+            self.cal_f[i, 3:] = c._before
+            self.cal_i[i, :4] = (c.always_open, c.has_exceptions, len(c.days), len(c.ex_day))
+            self.cal_i[i, 4: 4 + len(c.days)] = c.days
+            self.cal_i[i, 11:] = c._is_work
             k = len(c.ex_day)
             self.ex_day[i, :k] = c.ex_day
             self.ex_open[i, :k] = np.array(c.ex_sign) > 0
             self.ex_before[i, : k + 1] = c.ex_before
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        return (self.always, self.open, self.day_minutes, self.week_minutes, self.n_days, self.days,
-                self.before, self.is_work, self.has_ex, self.ex_n, self.ex_day, self.ex_open, self.ex_before)
+        return (self.cal_f, self.cal_i, self.ex_day, self.ex_open, self.ex_before)
 
 
 @numba.njit(cache=True, inline="always")
-def _to_work(c, t, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n, ex_day,
-             ex_open, ex_before):
-    if always[c]:
+def _to_work(c, t, cal_f, cal_i, ex_day, ex_open, ex_before):
+    if cal_i[c, 0] != 0:
         return t
     week = math.floor(t / WEEK)
     rest = t - week * WEEK
     day = min(int(rest // DAY), 6)
-    base = week * week_minutes[c] + before[c, day]
-    into = min(max(rest - day * DAY - open_[c], 0.0), day_minutes[c])
-    if has_ex[c]:
-        return _holiday_work(c, t, base, into, is_work[c, day], ex_n, ex_day, ex_open, ex_before)
-    if not is_work[c, day]:
+    base = week * cal_f[c, 2] + cal_f[c, 3 + day]
+    into = min(max(rest - day * DAY - cal_f[c, 0], 0.0), cal_f[c, 1])
+    if cal_i[c, 1] != 0:
+        return _holiday_work(c, t, base, into, (cal_i[c, 11 + day] != 0), cal_i, ex_day, ex_open, ex_before)
+    if cal_i[c, 11 + day] == 0:
         return base
     return base + into
 
 
 @numba.njit(cache=True)
-def _holiday_work(c, t, base, into, weekly_open, ex_n, ex_day, ex_open, ex_before):
+def _holiday_work(c, t, base, into, weekly_open, cal_i, ex_day, ex_open, ex_before):
     """The weekly clock plus the holiday exceptions (as ``WeeklyCalendar._adjusted``); not
     inlined, so calendars without holidays do not pay for it in compile time."""
     d = math.floor(t / DAY)
     cycle = math.floor(d / HOLIDAY_CYCLE_DAYS)
     r = d - cycle * HOLIDAY_CYCLE_DAYS
-    n = ex_n[c]
+    n = cal_i[c, 3]
     k = 0
     while k < n and ex_day[c, k] < r:
         k += 1
@@ -99,16 +99,14 @@ def _holiday_work(c, t, base, into, weekly_open, ex_n, ex_day, ex_open, ex_befor
 
 
 @numba.njit(cache=True)
-def _first_day_reaching(c, w, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n,
-                        ex_day, ex_open, ex_before):
+def _first_day_reaching(c, w, cal_f, cal_i, ex_day, ex_open, ex_before):
     """Smallest day whose working minutes up to its closing reach ``w`` (as the Python method)."""
-    per_cycle = 52 * week_minutes[c] + ex_before[c, ex_n[c]]
+    per_cycle = 52 * cal_f[c, 2] + ex_before[c, cal_i[c, 3]]
     lo = 0
     hi = (int(math.floor(max(w, 0.0) / per_cycle)) + 2) * HOLIDAY_CYCLE_DAYS  # noqa: RUF046
     while lo < hi:
         mid = (lo + hi) // 2
-        if _to_work(c, mid * DAY + DAY, always, open_, day_minutes, week_minutes, before, is_work, has_ex,
-                    ex_n, ex_day, ex_open, ex_before) >= w:
+        if _to_work(c, mid * DAY + DAY, cal_f, cal_i, ex_day, ex_open, ex_before) >= w:
             hi = mid
         else:
             lo = mid + 1
@@ -116,47 +114,40 @@ def _first_day_reaching(c, w, always, open_, day_minutes, week_minutes, before, 
 
 
 @numba.njit(cache=True)
-def _holiday_time(c, w, reach, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n,
-                  ex_day, ex_open, ex_before):
-    day = _first_day_reaching(c, reach, always, open_, day_minutes, week_minutes, before, is_work, has_ex,
-                              ex_n, ex_day, ex_open, ex_before)
-    return day * DAY + open_[c] + (w - _to_work(c, day * DAY, always, open_, day_minutes, week_minutes,
-                                                before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before))
+def _holiday_time(c, w, reach, cal_f, cal_i, ex_day, ex_open, ex_before):
+    day = _first_day_reaching(c, reach, cal_f, cal_i, ex_day, ex_open, ex_before)
+    return day * DAY + cal_f[c, 0] + (w - _to_work(c, day * DAY, cal_f, cal_i, ex_day, ex_open, ex_before))
 
 
 @numba.njit(cache=True, inline="always")
-def _locate(c, w, index, open_, day_minutes, week_minutes, n_days, days):
-    week = index // n_days[c]
-    index = index - week * n_days[c]
-    offset = w - (week * week_minutes[c] + index * day_minutes[c])
-    return week * WEEK + days[c, index] * DAY + open_[c] + offset
+def _locate(c, w, index, cal_f, cal_i):
+    week = index // cal_i[c, 2]
+    index = index - week * cal_i[c, 2]
+    offset = w - (week * cal_f[c, 2] + index * cal_f[c, 1])
+    return week * WEEK + cal_i[c, 4 + index] * DAY + cal_f[c, 0] + offset
 
 
 @numba.njit(cache=True, inline="always")
-def _start_time(c, w, always, open_, day_minutes, week_minutes, n_days, days, before, is_work, has_ex, ex_n,
-                ex_day, ex_open, ex_before):
-    if always[c]:
+def _start_time(c, w, cal_f, cal_i, ex_day, ex_open, ex_before):
+    if cal_i[c, 0] != 0:
         return w
-    if has_ex[c]:
-        return _holiday_time(c, w, w + EPS_CLOSE, always, open_, day_minutes, week_minutes, before, is_work,
-                             has_ex, ex_n, ex_day, ex_open, ex_before)
-    index = math.floor(w / day_minutes[c])
-    if (index + 1) * day_minutes[c] - w < EPS_CLOSE:
+    if cal_i[c, 1] != 0:
+        return _holiday_time(c, w, w + EPS_CLOSE, cal_f, cal_i, ex_day, ex_open, ex_before)
+    index = math.floor(w / cal_f[c, 1])
+    if (index + 1) * cal_f[c, 1] - w < EPS_CLOSE:
         index += 1
-    return _locate(c, w, index, open_, day_minutes, week_minutes, n_days, days)
+    return _locate(c, w, index, cal_f, cal_i)
 
 
 @numba.njit(cache=True, inline="always")
-def _end_time(c, w, always, open_, day_minutes, week_minutes, n_days, days, before, is_work, has_ex, ex_n,
-              ex_day, ex_open, ex_before):
-    if always[c]:
+def _end_time(c, w, cal_f, cal_i, ex_day, ex_open, ex_before):
+    if cal_i[c, 0] != 0:
         return w
-    if has_ex[c]:
-        return _holiday_time(c, w, w - EPS_CLOSE, always, open_, day_minutes, week_minutes, before, is_work,
-                             has_ex, ex_n, ex_day, ex_open, ex_before)
+    if cal_i[c, 1] != 0:
+        return _holiday_time(c, w, w - EPS_CLOSE, cal_f, cal_i, ex_day, ex_open, ex_before)
     # a hair after closing is closing: rounding in summed service times must not cost a night
-    index = math.ceil((w - EPS_CLOSE) / day_minutes[c]) - 1
-    return _locate(c, w, index, open_, day_minutes, week_minutes, n_days, days)
+    index = math.ceil((w - EPS_CLOSE) / cal_f[c, 1]) - 1
+    return _locate(c, w, index, cal_f, cal_i)
 
 
 @numba.njit(cache=True, inline="always")
@@ -209,25 +200,22 @@ def _pop(heap_t, heap_s, heap_l, size):
 
 
 @numba.njit(cache=True, inline="always")
-def _handed_on(done, minutes, in_work, review, always, open_, day_minutes, week_minutes, n_days, days,
-               before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before):
+def _handed_on(done, minutes, in_work, review, cal_f, cal_i, ex_day, ex_open, ex_before):
     """When the next unit receives a request handed on at ``done``: ``minutes`` later on the
     clock, or, with ``in_work``, ``minutes`` of the office calendar's working time later (a
     forwarding of "two office days" does not elapse over a weekend or a night); never before
     ``done`` (a hair of working time after hours would land on the last closing)."""
     if in_work and minutes > 0:
-        w = _to_work(review, done, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n,
-                     ex_day, ex_open, ex_before)
-        return max(done, _end_time(review, w + minutes, always, open_, day_minutes, week_minutes, n_days,
-                                   days, before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before))
+        w = _to_work(review, done, cal_f, cal_i, ex_day, ex_open, ex_before)
+        return max(done, _end_time(review, w + minutes, cal_f, cal_i, ex_day, ex_open, ex_before))
     return done + minutes
 
 
 @numba.njit(cache=True)
 def _finish_clock_leg(leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff,
                       leg_req, last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, unit_cal,
-                      review, ot_cap, clk_n, clk_day, clk_start, clk_len, always, open_, day_minutes,
-                      week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before,
+                      review, ot_cap, clk_n, clk_day, clk_start, clk_len,
+                      cal_f, cal_i, ex_day, ex_open, ex_before,
                       in_work):
     """Calendar times of a served visit at a unit with its own clock (one that may work
     overtime), its review period, then its next visit or resolution (``QueueEngine._complete``);
@@ -237,9 +225,9 @@ def _finish_clock_leg(leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit
     c = unit_cal[unit]
     begin = start_w[leg]
     finish = end_w[leg]
-    start[leg] = clock_start_time(unit, begin, open_[c], clk_n, clk_day, clk_start, clk_len)
+    start[leg] = clock_start_time(unit, begin, cal_f[c, 0], clk_n, clk_day, clk_start, clk_len)
     if finish > begin:
-        done = clock_end_time(unit, finish, open_[c], clk_n, clk_day, clk_start, clk_len)
+        done = clock_end_time(unit, finish, cal_f[c, 0], clk_n, clk_day, clk_start, clk_len)
         if done < start[leg]:  # begun a hair before closing: it starts next opening, ends no earlier
             done = start[leg]
     else:
@@ -247,19 +235,15 @@ def _finish_clock_leg(leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit
     end[leg] = done
     lead = leg_lead[leg]
     if lead > 0:
-        w_done = _to_work(review, done, always, open_, day_minutes, week_minutes, before, is_work,
-                          has_ex, ex_n, ex_day, ex_open, ex_before)
-        done = _end_time(review, w_done + lead * day_minutes[review], always, open_, day_minutes,
-                         week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open,
-                         ex_before)
+        w_done = _to_work(review, done, cal_f, cal_i, ex_day, ex_open, ex_before)
+        done = _end_time(review, w_done + lead * cal_f[review, 1], cal_f, cal_i, ex_day, ex_open, ex_before)
     req = leg_req[leg]
     if leg == last_leg[req]:
         ready[req] = done
         res_size = _push(res_t, res_s, res_l, res_size, done, 0, 0)
     else:
-        arrival = _handed_on(done, leg_handoff[leg + 1], in_work, review, always, open_, day_minutes,
-                             week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open,
-                             ex_before)
+        arrival = _handed_on(done, leg_handoff[leg + 1], in_work, review,
+                             cal_f, cal_i, ex_day, ex_open, ex_before)
         size = _push(heap_t, heap_s, heap_l, size, arrival, seq, leg + 1)
         seq += 1
     return size, seq, res_size
@@ -271,8 +255,7 @@ def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_l
                free_first, n_servers, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len, pend_head,
                pend_tail, pend_next, grp_cal, grp_day, grp_closing, grp_wants_close, duty_ptr, duty_units,
                clock_ptr, clock_units, duty_min, dlog_unit, dlog_begin, dlog_min, is_desk, desk_b, seen,
-               desk_min, always, open_, day_minutes, week_minutes, n_days, days, before, is_work, has_ex,
-               ex_n, ex_day, ex_open, ex_before):
+               desk_min, cal_f, cal_i, ex_day, ex_open, ex_before):
     """One opening or closing of calendar group ``g_best`` at ``t_day`` (see ``_run_until``): duties
     and desk work at openings, overtime and released visits at closings. A function of its own so
     the main loop stays small to compile. The loop's counters travel in ``state`` and ``wd``
@@ -287,19 +270,17 @@ def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_l
         for k in range(clock_ptr[g_best], clock_ptr[g_best + 1]):
             u = clock_units[k]
             n = clk_n[u]
-            close_w = clk_start[u, n - 1] + day_minutes[cg]
+            close_w = clk_start[u, n - 1] + cal_f[cg, 1]
             if is_desk[u]:
-                for i in range(free_first[u], free_first[u] + n_servers[u]):
-                    n_log = fill_idle(u, i, close_w, free, seen, desk_b, dlog_unit, dlog_begin,
-                                      dlog_min, n_log)
+                n_log = fill_idle(u, free_first[u], free_first[u] + n_servers[u], close_w, free, seen, desk_b,
+                                  dlog_unit, dlog_begin, dlog_min, n_log)
             extra = team_overtime(free, free_first[u], n_servers[u], close_w, ot_cap[u], desk_b[u])
-            clk_len[u, n - 1] = day_minutes[cg] + extra
-            clk_day[u, n] = next_open_day(cg, clk_day[u, n - 1] + 1, is_work, has_ex, ex_n, ex_day,
-                                          ex_open)
+            clk_len[u, n - 1] = cal_f[cg, 1] + extra
+            clk_day[u, n] = next_open_day(cg, clk_day[u, n - 1] + 1, cal_i, ex_day, ex_open)
             clk_start[u, n] = close_w + extra
-            clk_len[u, n] = day_minutes[cg]
+            clk_len[u, n] = cal_f[cg, 1]
             clk_n[u] = n + 1
-            horizon = clk_start[u, n] + day_minutes[cg]
+            horizon = clk_start[u, n] + cal_f[cg, 1]
             prev = -1
             leg = pend_head[u]
             while leg >= 0:
@@ -309,8 +290,7 @@ def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_l
                         leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead,
                         leg_handoff, leg_req, last_leg, start, end, start_w, end_w, ready, res_t,
                         res_s, res_l, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len,
-                        always, open_, day_minutes, week_minutes, n_days, days, before, is_work,
-                        has_ex, ex_n, ex_day, ex_open, ex_before, wd[4])
+                        cal_f, cal_i, ex_day, ex_open, ex_before, wd[4])
                     if prev < 0:
                         pend_head[u] = nxt
                     else:
@@ -321,7 +301,7 @@ def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_l
                     prev = leg
                 leg = nxt
         grp_closing[g_best] = False
-        grp_day[g_best] = next_open_day(cg, day + 1, is_work, has_ex, ex_n, ex_day, ex_open)
+        grp_day[g_best] = next_open_day(cg, day + 1, cal_i, ex_day, ex_open)
     else:
         for k in range(duty_ptr[g_best], duty_ptr[g_best + 1]):
             u = duty_units[k]
@@ -329,14 +309,12 @@ def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_l
             opening = 0.0
             if minutes > 0 or is_desk[u]:
                 if ot_cap[u] > 0:
-                    opening = clock_to_work(u, t_day, open_[cg], clk_n, clk_day, clk_start, clk_len)
+                    opening = clock_to_work(u, t_day, cal_f[cg, 0], clk_n, clk_day, clk_start, clk_len)
                 else:
-                    opening = _to_work(cg, t_day, always, open_, day_minutes, week_minutes, before,
-                                       is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+                    opening = _to_work(cg, t_day, cal_f, cal_i, ex_day, ex_open, ex_before)
             if is_desk[u]:
-                for i in range(free_first[u], free_first[u] + n_servers[u]):
-                    n_log = fill_idle(u, i, opening, free, seen, desk_b, dlog_unit, dlog_begin,
-                                      dlog_min, n_log)
+                n_log = fill_idle(u, free_first[u], free_first[u] + n_servers[u], opening, free, seen, desk_b,
+                                  dlog_unit, dlog_begin, dlog_min, n_log)
                 if day < desk_min.shape[0]:
                     desk_b[u] += desk_min[day, u]
             if minutes > 0:
@@ -353,7 +331,7 @@ def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_l
         if grp_wants_close[g_best]:
             grp_closing[g_best] = True
         else:
-            grp_day[g_best] = next_open_day(cg, day + 1, is_work, has_ex, ex_n, ex_day, ex_open)
+            grp_day[g_best] = next_open_day(cg, day + 1, cal_i, ex_day, ex_open)
     state[0] = size
     state[1] = seq
     state[2] = res_size
@@ -366,8 +344,7 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
                free, free_first, n_servers, unit_cal, review, wd, ot_cap, clk_n, clk_day, clk_start, clk_len,
                pend_head, pend_tail, pend_next, grp_cal, grp_day, grp_closing, grp_wants_close, duty_ptr,
                duty_units, clock_ptr, clock_units, duty_min, dlog_unit, dlog_begin, dlog_min, is_desk,
-               desk_b, seen, desk_min, leg_prio, reserved, always, open_, day_minutes, week_minutes, n_days,
-               days, before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before):
+               desk_b, seen, desk_min, leg_prio, reserved, cal_f, cal_i, ex_day, ex_open, ex_before):
     """state = [heap size, next seq, resolutions heap size, next arrival, arrivals];
     wd = [day-event groups, duty shares logged, most log entries one event can add, set to 1
     when the kernel stopped early for room in the log (call again after growing it), 1 when
@@ -394,9 +371,9 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
         g_best = np.int64(-1)  # not a literal: one signature for _day_event
         for g in range(n_groups):
             cg = grp_cal[g]
-            td = grp_day[g] * DAY + open_[cg]
+            td = grp_day[g] * DAY + cal_f[cg, 0]
             if grp_closing[g]:
-                td += day_minutes[cg]
+                td += cal_f[cg, 1]
             if td < t_day or (td == t_day and grp_closing[g] and not grp_closing[g_best]):
                 t_day = td
                 g_best = g
@@ -417,9 +394,8 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
                        free_first, n_servers, unit_cal, review, ot_cap, clk_n, clk_day, clk_start,
                        clk_len, pend_head, pend_tail, pend_next, grp_cal, grp_day, grp_closing,
                        grp_wants_close, duty_ptr, duty_units, clock_ptr, clock_units, duty_min, dlog_unit,
-                       dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min, always, open_, day_minutes,
-                       week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open,
-                       ex_before)
+                       dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min,
+                       cal_f, cal_i, ex_day, ex_open, ex_before)
             size = state[0]
             seq = state[1]
             res_size = state[2]
@@ -436,10 +412,9 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
         unit = leg_unit[leg]
         c = unit_cal[unit]
         if ot_cap[unit] > 0:
-            w = clock_to_work(unit, t, open_[c], clk_n, clk_day, clk_start, clk_len)
+            w = clock_to_work(unit, t, cal_f[c, 0], clk_n, clk_day, clk_start, clk_len)
         else:
-            w = _to_work(c, t, always, open_, day_minutes, week_minutes, before, is_work, has_ex, ex_n,
-                         ex_day, ex_open, ex_before)
+            w = _to_work(c, t, cal_f, cal_i, ex_day, ex_open, ex_before)
         first = free_first[unit]
         # a unit's last ``reserved`` servers take priority visits only (officers on call)
         m = n_servers[unit] if leg_prio[leg] else n_servers[unit] - reserved[unit]
@@ -448,7 +423,8 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
             if free[k] < free[best]:
                 best = k
         if is_desk[unit]:
-            n_log = fill_idle(unit, best, w, free, seen, desk_b, dlog_unit, dlog_begin, dlog_min, n_log)
+            n_log = fill_idle(unit, best, best + 1, w, free, seen, desk_b, dlog_unit, dlog_begin, dlog_min,
+                              n_log)
         s = free[best]
         begin = w if w > s else s
         finish = begin + leg_service[leg]
@@ -456,7 +432,7 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
         arrive[leg] = t
         start_w[leg] = begin
         end_w[leg] = finish
-        if ot_cap[unit] > 0 and finish >= clk_start[unit, clk_n[unit] - 1] + day_minutes[c]:
+        if ot_cap[unit] > 0 and finish >= clk_start[unit, clk_n[unit] - 1] + cal_f[c, 1]:
             pend_next[leg] = -1
             if pend_tail[unit] < 0:
                 pend_head[unit] = leg
@@ -467,16 +443,14 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
         # the steps of _finish_clock_leg, inline: a call passing some forty arrays costs more in
         # reference counting than the visit's arithmetic (it was half the kernel's time)
         if ot_cap[unit] > 0:
-            start[leg] = clock_start_time(unit, begin, open_[c], clk_n, clk_day, clk_start, clk_len)
+            start[leg] = clock_start_time(unit, begin, cal_f[c, 0], clk_n, clk_day, clk_start, clk_len)
         else:
-            start[leg] = _start_time(c, begin, always, open_, day_minutes, week_minutes, n_days, days,
-                                     before, is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+            start[leg] = _start_time(c, begin, cal_f, cal_i, ex_day, ex_open, ex_before)
         if finish > begin:
             if ot_cap[unit] > 0:
-                done = clock_end_time(unit, finish, open_[c], clk_n, clk_day, clk_start, clk_len)
+                done = clock_end_time(unit, finish, cal_f[c, 0], clk_n, clk_day, clk_start, clk_len)
             else:
-                done = _end_time(c, finish, always, open_, day_minutes, week_minutes, n_days, days, before,
-                                 is_work, has_ex, ex_n, ex_day, ex_open, ex_before)
+                done = _end_time(c, finish, cal_f, cal_i, ex_day, ex_open, ex_before)
             if done < start[leg]:  # begun a hair before closing: it starts next opening, ends no earlier
                 done = start[leg]
         else:
@@ -484,19 +458,16 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
         end[leg] = done
         lead = leg_lead[leg]
         if lead > 0:
-            w_done = _to_work(review, done, always, open_, day_minutes, week_minutes, before, is_work,
-                              has_ex, ex_n, ex_day, ex_open, ex_before)
-            done = _end_time(review, w_done + lead * day_minutes[review], always, open_, day_minutes,
-                             week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open,
-                             ex_before)
+            w_done = _to_work(review, done, cal_f, cal_i, ex_day, ex_open, ex_before)
+            done = _end_time(review, w_done + lead * cal_f[review, 1],
+                             cal_f, cal_i, ex_day, ex_open, ex_before)
         req = leg_req[leg]
         if leg == last_leg[req]:
             ready[req] = done
             res_size = _push(res_t, res_s, res_l, res_size, done, 0, 0)
         else:
-            arrival = _handed_on(done, leg_handoff[leg + 1], in_work, review, always, open_, day_minutes,
-                                 week_minutes, n_days, days, before, is_work, has_ex, ex_n, ex_day, ex_open,
-                                 ex_before)
+            arrival = _handed_on(done, leg_handoff[leg + 1], in_work, review,
+                                 cal_f, cal_i, ex_day, ex_open, ex_before)
             size = _push(heap_t, heap_s, heap_l, size, arrival, seq, leg + 1)
             seq += 1
     state[0] = size

@@ -15,19 +15,19 @@ from sim.engine.calendars import DAY, EPS_CLOSE, HOLIDAY_CYCLE_DAYS
 
 
 @numba.njit(cache=True, inline="always")
-def is_open_day(c, d, is_work, has_ex, ex_n, ex_day, ex_open):
+def is_open_day(c, d, cal_i, ex_day, ex_open):
     """``WeeklyCalendar.is_open_day`` for calendar row ``c``."""
-    if has_ex[c]:
+    if cal_i[c, 1] != 0:
         r = d % HOLIDAY_CYCLE_DAYS
-        for k in range(ex_n[c]):
+        for k in range(cal_i[c, 3]):
             if ex_day[c, k] == r:
                 return ex_open[c, k]
-    return is_work[c, d % 7]
+    return cal_i[c, 11 + d % 7] != 0
 
 
 @numba.njit(cache=True)
-def next_open_day(c, d, is_work, has_ex, ex_n, ex_day, ex_open):
-    while not is_open_day(c, d, is_work, has_ex, ex_n, ex_day, ex_open):
+def next_open_day(c, d, cal_i, ex_day, ex_open):
+    while not is_open_day(c, d, cal_i, ex_day, ex_open):
         d += 1
     return d
 
@@ -75,22 +75,24 @@ def clock_end_time(u, w, opening, clk_n, clk_day, clk_start, clk_len):
 
 
 @numba.njit(cache=True, inline="always")
-def fill_idle(u, i, until, free, seen, desk, dlog_unit, dlog_begin, dlog_min, n_log):
-    """``QueueEngine._fill`` for server ``i`` (a global server index) of unit ``u``; returns the
-    new log length."""
-    waiting = desk[u]
-    if waiting > 0:
-        begin = seen[i] if seen[i] > free[i] else free[i]
-        gap = until - begin
-        if gap > 0:
-            done = gap if gap < waiting else waiting
-            desk[u] = waiting - done
-            dlog_unit[n_log] = u
-            dlog_begin[n_log] = begin
-            dlog_min[n_log] = done
-            n_log += 1
-    if until > seen[i]:
-        seen[i] = until
+def fill_idle(u, first, end, until, free, seen, desk, dlog_unit, dlog_begin, dlog_min, n_log):
+    """``QueueEngine._fill`` for servers ``first .. end - 1`` (global server indices) of unit
+    ``u``, in order; returns the new log length. One call per unit, not per server: every array
+    handed to a compiled helper costs two reference-count updates."""
+    for i in range(first, end):
+        waiting = desk[u]
+        if waiting > 0:
+            begin = seen[i] if seen[i] > free[i] else free[i]
+            gap = until - begin
+            if gap > 0:
+                done = gap if gap < waiting else waiting
+                desk[u] = waiting - done
+                dlog_unit[n_log] = u
+                dlog_begin[n_log] = begin
+                dlog_min[n_log] = done
+                n_log += 1
+        if until > seen[i]:
+            seen[i] = until
     return n_log
 
 
