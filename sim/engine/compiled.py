@@ -64,7 +64,7 @@ class CalendarTable:
         return (self.cal_f, self.cal_i, self.ex_day, self.ex_open, self.ex_before)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, _nrt=False, inline="always")
 def _to_work(c, t, cal_f, cal_i, ex_day, ex_open, ex_before):
     if cal_i[c, 0] != 0:
         return t
@@ -80,7 +80,7 @@ def _to_work(c, t, cal_f, cal_i, ex_day, ex_open, ex_before):
     return base + into
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _holiday_work(c, t, base, into, weekly_open, cal_i, ex_day, ex_open, ex_before):
     """The weekly clock plus the holiday exceptions (as ``WeeklyCalendar._adjusted``); not
     inlined, so calendars without holidays do not pay for it in compile time."""
@@ -98,7 +98,7 @@ def _holiday_work(c, t, base, into, weekly_open, cal_i, ex_day, ex_open, ex_befo
     return w + into if is_open else w
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _first_day_reaching(c, w, cal_f, cal_i, ex_day, ex_open, ex_before):
     """Smallest day whose working minutes up to its closing reach ``w`` (as the Python method)."""
     per_cycle = 52 * cal_f[c, 2] + ex_before[c, cal_i[c, 3]]
@@ -113,13 +113,13 @@ def _first_day_reaching(c, w, cal_f, cal_i, ex_day, ex_open, ex_before):
     return lo
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _holiday_time(c, w, reach, cal_f, cal_i, ex_day, ex_open, ex_before):
     day = _first_day_reaching(c, reach, cal_f, cal_i, ex_day, ex_open, ex_before)
     return day * DAY + cal_f[c, 0] + (w - _to_work(c, day * DAY, cal_f, cal_i, ex_day, ex_open, ex_before))
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, _nrt=False, inline="always")
 def _locate(c, w, index, cal_f, cal_i):
     week = index // cal_i[c, 2]
     index = index - week * cal_i[c, 2]
@@ -127,7 +127,7 @@ def _locate(c, w, index, cal_f, cal_i):
     return week * WEEK + cal_i[c, 4 + index] * DAY + cal_f[c, 0] + offset
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, _nrt=False, inline="always")
 def _start_time(c, w, cal_f, cal_i, ex_day, ex_open, ex_before):
     if cal_i[c, 0] != 0:
         return w
@@ -139,7 +139,7 @@ def _start_time(c, w, cal_f, cal_i, ex_day, ex_open, ex_before):
     return _locate(c, w, index, cal_f, cal_i)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, _nrt=False, inline="always")
 def _end_time(c, w, cal_f, cal_i, ex_day, ex_open, ex_before):
     if cal_i[c, 0] != 0:
         return w
@@ -150,12 +150,12 @@ def _end_time(c, w, cal_f, cal_i, ex_day, ex_open, ex_before):
     return _locate(c, w, index, cal_f, cal_i)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, _nrt=False, inline="always")
 def _less(t1, s1, t2, s2):
     return t1 < t2 or (t1 == t2 and s1 < s2)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, _nrt=False, inline="always")
 def _push(heap_t, heap_s, heap_l, size, t, s, leg):
     i = size
     heap_t[i] = t
@@ -173,7 +173,7 @@ def _push(heap_t, heap_s, heap_l, size, t, s, leg):
     return size + 1
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, _nrt=False, inline="always")
 def _pop(heap_t, heap_s, heap_l, size):
     """Remove the root (caller reads it first); returns the new size."""
     size -= 1
@@ -199,7 +199,7 @@ def _pop(heap_t, heap_s, heap_l, size):
     return size
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, _nrt=False, inline="always")
 def _handed_on(done, minutes, in_work, review, cal_f, cal_i, ex_day, ex_open, ex_before):
     """When the next unit receives a request handed on at ``done``: ``minutes`` later on the
     clock, or, with ``in_work``, ``minutes`` of the office calendar's working time later (a
@@ -211,7 +211,7 @@ def _handed_on(done, minutes, in_work, review, cal_f, cal_i, ex_day, ex_open, ex
     return done + minutes
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _finish_clock_leg(leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff,
                       leg_req, last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, unit_cal,
                       review, ot_cap, clk_n, clk_day, clk_start, clk_len,
@@ -249,13 +249,13 @@ def _finish_clock_leg(leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit
     return size, seq, res_size
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_lead,
                leg_handoff, leg_req, last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, free,
                free_first, n_servers, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len, pend_head,
                pend_tail, pend_next, grp_cal, grp_day, grp_closing, grp_wants_close, duty_ptr, duty_units,
                clock_ptr, clock_units, duty_min, dlog_unit, dlog_begin, dlog_min, is_desk, desk_b, seen,
-               desk_min, cal_f, cal_i, ex_day, ex_open, ex_before):
+               desk_min, scratch, cal_f, cal_i, ex_day, ex_open, ex_before):
     """One opening or closing of calendar group ``g_best`` at ``t_day`` (see ``_run_until``): duties
     and desk work at openings, overtime and released visits at closings. A function of its own so
     the main loop stays small to compile. The loop's counters travel in ``state`` and ``wd``
@@ -274,7 +274,7 @@ def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_l
             if is_desk[u]:
                 n_log = fill_idle(u, free_first[u], free_first[u] + n_servers[u], close_w, free, seen, desk_b,
                                   dlog_unit, dlog_begin, dlog_min, n_log)
-            extra = team_overtime(free, free_first[u], n_servers[u], close_w, ot_cap[u], desk_b[u])
+            extra = team_overtime(free, free_first[u], n_servers[u], close_w, ot_cap[u], desk_b[u], scratch)
             clk_len[u, n - 1] = cal_f[cg, 1] + extra
             clk_day[u, n] = next_open_day(cg, clk_day[u, n - 1] + 1, cal_i, ex_day, ex_open)
             clk_start[u, n] = close_w + extra
@@ -338,13 +338,13 @@ def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_l
     wd[1] = n_log
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_unit, leg_service, leg_lead,
                leg_handoff, leg_req, last_leg, arrive, start, end, start_w, end_w, ready, res_t, res_s, res_l,
                free, free_first, n_servers, unit_cal, review, wd, ot_cap, clk_n, clk_day, clk_start, clk_len,
                pend_head, pend_tail, pend_next, grp_cal, grp_day, grp_closing, grp_wants_close, duty_ptr,
                duty_units, clock_ptr, clock_units, duty_min, dlog_unit, dlog_begin, dlog_min, is_desk,
-               desk_b, seen, desk_min, leg_prio, reserved, cal_f, cal_i, ex_day, ex_open, ex_before):
+               desk_b, seen, desk_min, leg_prio, reserved, scratch, cal_f, cal_i, ex_day, ex_open, ex_before):
     """state = [heap size, next seq, resolutions heap size, next arrival, arrivals];
     wd = [day-event groups, duty shares logged, most log entries one event can add, set to 1
     when the kernel stopped early for room in the log (call again after growing it), 1 when
@@ -394,7 +394,7 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
                        free_first, n_servers, unit_cal, review, ot_cap, clk_n, clk_day, clk_start,
                        clk_len, pend_head, pend_tail, pend_next, grp_cal, grp_day, grp_closing,
                        grp_wants_close, duty_ptr, duty_units, clock_ptr, clock_units, duty_min, dlog_unit,
-                       dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min,
+                       dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min, scratch,
                        cal_f, cal_i, ex_day, ex_open, ex_before)
             size = state[0]
             seq = state[1]
@@ -477,7 +477,7 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
     wd[1] = n_log
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _count_resolved(t, res_t, res_s, res_l, state):
     """Pop resolution times <= t; returns how many were popped (state[2] is the heap size)."""
     count = 0
@@ -534,6 +534,8 @@ class CompiledEngine:
         self._slots = self._n_servers + spare
         self._free_first = np.concatenate(([0], np.cumsum(self._slots)[:-1])).astype(np.int64)
         self._free = np.zeros(int(self._slots.sum()), dtype=np.float64)
+        # working room for the kernel, which allocates nothing (compiled without reference counting)
+        self._scratch = np.zeros(int(self._slots.max(initial=0)) + 1)
         self.moves: list[tuple[float, int, int]] = []  # (time, from unit, to unit) of each server moved
         # per unit: its last servers kept for priority visits (a department's officers on call)
         self._reserved = (np.asarray(reserved_servers, dtype=np.int64) if reserved_servers is not None
@@ -734,7 +736,7 @@ class CompiledEngine:
                        self._grp_closing, self._grp_wants_close, self._duty_ptr, self._duty_units,
                        self._clock_ptr, self._clock_units, self._duty_min, self._dlog_unit, self._dlog_begin,
                        self._dlog_min, self._is_desk, self._desk_b, self._seen, self._desk_min, self._prio,
-                       self._reserved, *self._cal_arrays)
+                       self._reserved, self._scratch, *self._cal_arrays)
             if not self._wd[3]:
                 break
             self._wd[3] = 0  # the duty log filled up: grow it and go on where the kernel stopped

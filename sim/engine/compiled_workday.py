@@ -9,12 +9,11 @@ from __future__ import annotations
 import math
 
 import numba
-import numpy as np
 
 from sim.engine.calendars import DAY, EPS_CLOSE, HOLIDAY_CYCLE_DAYS
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, _nrt=False, inline="always")
 def is_open_day(c, d, cal_i, ex_day, ex_open):
     """``WeeklyCalendar.is_open_day`` for calendar row ``c``."""
     if cal_i[c, 1] != 0:
@@ -25,14 +24,14 @@ def is_open_day(c, d, cal_i, ex_day, ex_open):
     return cal_i[c, 11 + d % 7] != 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def next_open_day(c, d, cal_i, ex_day, ex_open):
     while not is_open_day(c, d, cal_i, ex_day, ex_open):
         d += 1
     return d
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, _nrt=False, inline="always")
 def _count_below(row, u, n, x, inclusive):
     """How many of ``row[u, :n]`` (ascending) are < ``x`` (<= ``x`` when ``inclusive``): bisect."""
     lo = 0
@@ -46,7 +45,7 @@ def _count_below(row, u, n, x, inclusive):
     return lo
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, _nrt=False, inline="always")
 def clock_to_work(u, t, opening, clk_n, clk_day, clk_start, clk_len):
     """``UnitClock.to_work``; ``opening`` is the calendar's opening minute of the day."""
     j = _count_below(clk_day, u, clk_n[u], math.floor(t / DAY), True) - 1
@@ -57,7 +56,7 @@ def clock_to_work(u, t, opening, clk_n, clk_day, clk_start, clk_len):
     return clk_start[u, j] + min(t - (clk_day[u, j] * DAY + opening), clk_len[u, j])
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, _nrt=False, inline="always")
 def clock_start_time(u, w, opening, clk_n, clk_day, clk_start, clk_len):
     """``UnitClock.start_time``."""
     n = clk_n[u]
@@ -67,14 +66,14 @@ def clock_start_time(u, w, opening, clk_n, clk_day, clk_start, clk_len):
     return clk_day[u, j] * DAY + opening + (w - clk_start[u, j])
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, _nrt=False, inline="always")
 def clock_end_time(u, w, opening, clk_n, clk_day, clk_start, clk_len):
     """``UnitClock.end_time``."""
     j = max(_count_below(clk_start, u, clk_n[u], w, False) - 1, 0)
     return clk_day[u, j] * DAY + opening + (w - clk_start[u, j])
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, _nrt=False, inline="always")
 def fill_idle(u, first, end, until, free, seen, desk, dlog_unit, dlog_begin, dlog_min, n_log):
     """``QueueEngine._fill`` for servers ``first .. end - 1`` (global server indices) of unit
     ``u``, in order; returns the new log length. One call per unit, not per server: every array
@@ -96,10 +95,10 @@ def fill_idle(u, first, end, until, free, seen, desk, dlog_unit, dlog_begin, dlo
     return n_log
 
 
-@numba.njit(cache=True)
-def team_overtime(free, first, count, close_w, cap, desk):
-    """``workday.team_overtime`` over servers ``first .. first + count - 1``."""
-    backlog = np.empty(count)
+@numba.njit(cache=True, _nrt=False)
+def team_overtime(free, first, count, close_w, cap, desk, backlog):
+    """``workday.team_overtime`` over servers ``first .. first + count - 1``; ``backlog``: room
+    for ``count`` values (the kernel allocates nothing)."""
     for i in range(count):  # insertion sort: a unit has tens of servers, and np.sort is slow to compile
         value = max(0.0, free[first + i] - close_w)
         j = i
