@@ -12,7 +12,7 @@ from sim.city.catalogue import of_origin
 from sim.engine.calendars import DAY
 from sim.outputs.behaviour_kpis import behaviour_kpis, whistle_kpis
 from sim.outputs.map_kpis import map_kpis
-from sim.outputs.survival import resolution_summary
+from sim.outputs.survival import Resolutions
 from sim.scenario.schema import CATEGORIES, LEVELS
 
 REPORTED_LEVELS = ("grid", "community", "township", "district", "department", "leadership", "social")
@@ -44,6 +44,7 @@ class RunTables:
     solved_unit: np.ndarray
     solved_level: np.ndarray  # index into LEVELS
     leg_priority: np.ndarray | None = None  # a summons (behaviour.whistle)
+    first_real_leg: np.ndarray | None = None  # built on first use (``_first_real_leg``)
 
     @property
     def origin(self) -> np.ndarray:
@@ -122,6 +123,7 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
     in_window = (t.created >= lo) & original
     done = in_window & ~np.isnan(t.resolved)
     hours = (t.resolved - t.created) / 60.0
+    km = Resolutions(t.created, t.resolved, hi, DAY)  # open requests counted as censored, calendar days
     structure = model.structure
     kpis: dict[str, Any] = {
         "requests_created": int(original.sum()),
@@ -136,13 +138,9 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
                                      for k in model.kinds},
         "cohort_resolution_days_by_kind": _cohort_days(model, t, lo, hi),
         # open requests counted as censored (Kaplan-Meier), in calendar days
-        "resolution_days_km": {c: resolution_summary(t.created[in_window & (t.category == i)],
-                                                     t.resolved[in_window & (t.category == i)], hi, DAY)
-                               for i, c in enumerate(CATEGORIES)
+        "resolution_days_km": {c: km.summary(in_window & (t.category == i)) for i, c in enumerate(CATEGORIES)
                                if np.any(t.category == i) and c != "follow_up"},
-        "resolution_days_km_by_kind": {k.name: resolution_summary(t.created[in_window & (t.kind == k.index)],
-                                                                  t.resolved[in_window & (t.kind == k.index)],
-                                                                  hi, DAY)
+        "resolution_days_km_by_kind": {k.name: km.summary(in_window & (t.kind == k.index))
                                        for k in model.kinds},
         "resolution_working_days_km": _working_days(model, t, in_window, hi),
         "share_resolved_by_level": _level_shares(t.solved_level[done]),
@@ -206,9 +204,9 @@ def _working_days(model: Any, t: RunTables, in_window: np.ndarray, hi: float) ->
     created = office.to_work_array(t.created)
     resolved = office.to_work_array(np.where(t.resolved <= hi, t.resolved, np.nan))  # later = open
     end = float(office.to_work_array(np.array([hi]))[0])
-    return {c: resolution_summary(created[in_window & (t.category == i)],
-                                  resolved[in_window & (t.category == i)], end, office.day_minutes)
-            for i, c in enumerate(CATEGORIES) if np.any(t.category == i) and c != "follow_up"}
+    km = Resolutions(created, resolved, end, office.day_minutes)
+    return {c: km.summary(in_window & (t.category == i)) for i, c in enumerate(CATEGORIES)
+            if np.any(t.category == i) and c != "follow_up"}
 
 
 def _per_capita(model: Any, t: RunTables, in_window: np.ndarray, years: float, kpis: dict[str, Any]
@@ -268,11 +266,14 @@ def _staff_handling(model: Any, categories: tuple[str, ...], steps_only: bool) -
 
 def _first_real_leg(t: RunTables) -> np.ndarray:
     """Index of each request's first visit that was not a misrouted bounce (a bounce is always
-    followed by the right unit, so every request has one)."""
-    if not len(t.leg_first):
-        return np.zeros(0, dtype=np.int64)
-    index = np.arange(len(t.leg_unit))
-    return np.minimum.reduceat(np.where(~t.leg_bounce, index, len(index)), t.leg_first)
+    followed by the right unit, so every request has one). Kept on the tables: five KPIs use it."""
+    if t.first_real_leg is None:
+        if not len(t.leg_first):
+            t.first_real_leg = np.zeros(0, dtype=np.int64)
+        else:
+            index = np.arange(len(t.leg_unit))
+            t.first_real_leg = np.minimum.reduceat(np.where(~t.leg_bounce, index, len(index)), t.leg_first)
+    return t.first_real_leg
 
 
 def _entry_level(model: Any, t: RunTables) -> np.ndarray:
