@@ -252,16 +252,15 @@ def _check_out(out: str) -> Path:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim.experiments.api import run_scenario, write_run
+    from sim.experiments.api import run_scenario
     from sim.outputs.files import safe_slug
     from sim.report.tables import kpi_rows, render_table
     from sim.scenario.loading import load_scenario
 
     config = load_scenario(args.scenario, _overrides(args))
     out = _check_out(args.out or f"results/{safe_slug(config['name'])}")
-    result = run_scenario(config)
     try:
-        write_run(result, out)
+        result = run_scenario(config, out=out)  # (the request log is written while KPIs are computed)
     except OSError as exc:
         raise ScenarioError(str(out), "--out", f"cannot write the results ({exc.strerror or exc})") from None
     print(render_table(["KPI", result.metadata["scenario"]], kpi_rows([result.kpis])))

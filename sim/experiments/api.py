@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,8 @@ class RunResult:
 
 def run_scenario(scenario: str | Path | dict[str, Any], *, seed: int | None = None,
                  scale: float | None = None, days: int | None = None,
-                 overrides: dict[str, Any] | None = None, check_kept: bool = True) -> RunResult:
+                 overrides: dict[str, Any] | None = None, check_kept: bool = True,
+                 out: str | Path | None = None) -> RunResult:
     """Simulate a scenario and compute its KPIs.
 
     Args:
@@ -36,6 +38,9 @@ def run_scenario(scenario: str | Path | dict[str, Any], *, seed: int | None = No
         seed, scale, days: override ``simulation.seed``, ``.scale``, ``.days``.
         overrides: further dotted-key overrides (file scenarios only).
         check_kept: refuse overrides a reform overwrites (see ``load_scenario``).
+        out: also write the run's files there (``write_run``): the request log on a second
+            thread while the KPIs are computed (Arrow encodes and compresses it without holding
+            the interpreter, so on two cores a full-city run's half second of writing is hidden).
     """
     settings = {f"simulation.{k}": v for k, v in
                 (("seed", seed), ("scale", scale), ("days", days)) if v is not None}
@@ -49,8 +54,12 @@ def run_scenario(scenario: str | Path | dict[str, Any], *, seed: int | None = No
     model = GovernanceModel(config)
     model.run(config["simulation"]["days"])
     tables = build_tables(model)
-    kpis = compute_kpis(model, tables)
-    wall = time.perf_counter() - started
+    with ThreadPoolExecutor(1) as writer:
+        log = None if out is None else writer.submit(write_request_log, model, tables, Path(out))
+        kpis = compute_kpis(model, tables)
+        wall = time.perf_counter() - started
+        if log is not None:
+            log.result()  # (the writer's error, if any, raised here)
     metadata = {
         "package_version": package_version(),
         "scenario": config["name"],
@@ -64,17 +73,28 @@ def run_scenario(scenario: str | Path | dict[str, Any], *, seed: int | None = No
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
     }
-    return RunResult(model, tables, kpis, metadata)
+    result = RunResult(model, tables, kpis, metadata)
+    if out is not None:
+        write_summary(result, out)
+    return result
 
 
 def write_run(result: RunResult, out: str | Path) -> None:
     """Write ``requests.parquet``, ``kpis.json`` and ``metadata.json`` into ``out``."""
-    out = Path(out)
-    model = result.model
-    table = request_table(result.tables, [k.name for k in model.kinds], model.structure.unit_names)
+    write_request_log(result.model, result.tables, Path(out))
+    write_summary(result, out)
+
+
+def write_request_log(model: GovernanceModel, tables: RunTables, out: Path) -> None:
+    """``requests.parquet``: one row per request (``sim.outputs.files.request_table``)."""
+    table = request_table(tables, [k.name for k in model.kinds], model.structure.unit_names)
     write_parquet(out / "requests.parquet", table)
-    write_json(out / "kpis.json", result.kpis)
-    write_json(out / "metadata.json", result.metadata)
+
+
+def write_summary(result: RunResult, out: str | Path) -> None:
+    """``kpis.json`` and ``metadata.json``."""
+    write_json(Path(out) / "kpis.json", result.kpis)
+    write_json(Path(out) / "metadata.json", result.metadata)
 
 
 def evaluate(scenario: str | Path, seed: int | None = None, **overrides: Any) -> dict[str, float]:
