@@ -86,10 +86,11 @@ class GovernanceModel(mesa.Model):
         self.day = 0
         self._planned_until = 0  # requests are created and planned up to this day
         self._horizon = 0  # last day of the current run(), so planning ahead never overshoots
+        self._day_counts = (-1, 0, 0)  # (day, created, resolved) at that day's end, for the collector
         self.datacollector = mesa.DataCollector(model_reporters={
-            "created": lambda m: m.created_by(m.day * DAY),
-            "resolved": lambda m: m.engine.resolved_by(m.day * DAY),
-            "open": lambda m: m.created_by(m.day * DAY) - m.engine.resolved_by(m.day * DAY),
+            "created": lambda m: m._counts()[0],
+            "resolved": lambda m: m._counts()[1],
+            "open": lambda m: m._counts()[0] - m._counts()[1],
         })
 
     def _create_agents(self) -> None:
@@ -179,6 +180,14 @@ class GovernanceModel(mesa.Model):
         if self.duties:
             self.engine.add_duties(first_day, *self.duties.days(first_day, end_day))
         self._planned_until = end_day
+
+    def _counts(self) -> tuple[int, int]:
+        """Requests created and resolved by the end of the current day, counted once a day (the
+        collector's three reporters share them)."""
+        if self._day_counts[0] != self.day:
+            t = self.day * DAY
+            self._day_counts = (self.day, self.created_by(t), self.engine.resolved_by(t))
+        return self._day_counts[1], self._day_counts[2]
 
     def created_by(self, t: float) -> int:
         """Requests created before ``t`` (planned ones created later are not counted)."""
