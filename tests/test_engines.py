@@ -116,3 +116,34 @@ def test_running_to_infinity_drains_the_queue(engine_class) -> None:
     log = engine.log()
     assert np.isfinite(log.ready).all() and len(log.ready) == n
     assert engine.resolved_by(float("inf")) == n
+
+
+@pytest.mark.parametrize("hint", [(0, 0), (10, 15), (5_000, 9_000)])
+def test_a_size_hint_changes_nothing(hint: tuple[int, int]) -> None:
+    """``expect`` only sets room aside (too little, some, far too much): the log is the same as
+    without it, and the views of ``log(copy=False)`` equal the copies."""
+    always = WeeklyCalendar(8, 17, [0, 1, 2, 3, 4])
+    rng = np.random.default_rng(9)
+
+    def served(with_hint: bool):
+        engine = CompiledEngine([2, 1], [always, always], always)
+        if with_hint:
+            engine.expect(*hint)
+        for day in range(3):  # added in three batches, as a model adds its days
+            n = 40
+            no = np.zeros(2 * n, dtype=bool)
+            engine.add(np.sort(rng.uniform(day * DAY, (day + 1) * DAY, n)),
+                       Legs(np.repeat(np.arange(n), 2), np.tile([0, 1], n), rng.exponential(30.0, 2 * n),
+                            np.zeros(2 * n), np.zeros(2 * n), no, no))
+            engine.run_until((day + 1) * DAY)
+        return engine
+
+    rng = np.random.default_rng(9)
+    plain = served(False)
+    rng = np.random.default_rng(9)
+    hinted = served(True)
+    for field in ("leg_arrive", "leg_start", "leg_end", "leg_start_work", "leg_end_work", "ready"):
+        a, b = getattr(plain.log(), field), getattr(hinted.log(), field)
+        assert len(a) == (120 if field == "ready" else 240)
+        assert np.array_equal(a, b, equal_nan=True), field
+        assert np.array_equal(getattr(hinted.log(copy=False), field), b, equal_nan=True), field

@@ -112,6 +112,22 @@ def test_run_command_writes_the_promised_files(tmp_path: Path) -> None:
     assert np.all(done["resolved_h"] >= done["created_h"])
 
 
+def test_writing_while_the_kpis_are_computed_writes_what_write_run_writes(tmp_path: Path) -> None:
+    """``run_scenario(out=...)`` writes the request log on a second thread: the same files as
+    ``write_run`` after the run, and the same KPIs as a run that writes nothing."""
+    from sim.experiments.api import write_run
+
+    path = SCENARIOS / "longgang-2021.toml"
+    threaded = run_scenario(path, scale=0.002, days=10, seed=4, out=tmp_path / "threaded")
+    plain = run_scenario(path, scale=0.002, days=10, seed=4)
+    write_run(plain, tmp_path / "plain")
+    assert threaded.kpis == plain.kpis
+    assert pq.read_table(tmp_path / "threaded" / "requests.parquet").equals(
+        pq.read_table(tmp_path / "plain" / "requests.parquet"))
+    assert json.loads((tmp_path / "threaded" / "kpis.json").read_text()) == json.loads(
+        (tmp_path / "plain" / "kpis.json").read_text())
+
+
 def test_compare_prints_side_by_side(tmp_path: Path) -> None:
     result = run_cli("compare", str(SCENARIOS / "township.toml"), str(SCENARIOS / "longgang-2021.toml"),
                      "--scale", "0.002", "--days", "5", "--reps", "1", "--out", str(tmp_path))

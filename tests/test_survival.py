@@ -10,7 +10,7 @@ import pytest
 
 from sim.city.model import GovernanceModel
 from sim.outputs.kpis import build_tables, compute_kpis
-from sim.outputs.survival import kaplan_meier, quantile, resolution_summary, restricted_mean
+from sim.outputs.survival import Resolutions, kaplan_meier, quantile, resolution_summary, restricted_mean
 from sim.scenario.loading import load_scenario
 from tests.conftest import SCENARIOS
 
@@ -76,3 +76,21 @@ def test_in_the_model_open_requests_lengthen_the_estimate() -> None:
         if km["median"] is not None and plain["p50"] is not None:
             assert km["median"] >= plain["p50"] / 24.0 - 1e-9, kind
     assert some_open
+
+
+def test_summaries_of_subsets_sorted_once_equal_each_subset_on_its_own() -> None:
+    """``Resolutions`` sorts a set once and summarises masks of it: each summary must be exactly
+    ``resolution_summary`` of that subset (ties and open requests included)."""
+    rng = np.random.default_rng(4)
+    n = 2_000
+    created = np.round(rng.uniform(0, 50, n))  # whole days: many tied durations
+    resolved = created + np.round(rng.exponential(5.0, n))
+    resolved[rng.random(n) < 0.2] = np.nan  # open
+    resolved[rng.random(n) < 0.05] = 70.0  # resolved after the end: open at it
+    group = rng.integers(0, 4, n)
+    km = Resolutions(created, resolved, 60.0, 1.0)
+    for g in range(4):
+        pick = group == g
+        assert km.summary(pick) == resolution_summary(created[pick], resolved[pick], 60.0, 1.0)
+    assert km.summary() == resolution_summary(created, resolved, 60.0, 1.0)
+    assert km.summary(np.zeros(n, dtype=bool))["n"] == 0
