@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,15 @@ class RunTables:
     solved_unit: np.ndarray
     solved_level: np.ndarray  # index into LEVELS
     leg_priority: np.ndarray | None = None  # a summons (behaviour.whistle)
-    first_real_leg: np.ndarray | None = None  # built on first use (``_first_real_leg``)
+
+    @cached_property
+    def first_real_leg(self) -> np.ndarray:
+        """Index of each request's first visit that was not a misrouted bounce (a bounce is always
+        followed by the right unit, so every request has one). Kept once built: five KPIs use it."""
+        if not len(self.leg_first):
+            return np.zeros(0, dtype=np.int64)
+        index = np.arange(len(self.leg_unit))
+        return np.minimum.reduceat(np.where(~self.leg_bounce, index, len(index)), self.leg_first)
 
     @property
     def origin(self) -> np.ndarray:
@@ -180,7 +189,7 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
     if structure.city_map is not None:
         capacity = _server_minutes(model, lo, hi)
         serving = np.bincount(t.leg_unit, weights=t.leg_busy, minlength=structure.n_units)  # requests only
-        kpis["geography"] = map_kpis(model, t, lo, hi, serving, capacity, _first_real_leg(t))
+        kpis["geography"] = map_kpis(model, t, lo, hi, serving, capacity, t.first_real_leg)
     if getattr(model, "whistle", None) is not None:
         kpis["whistle"] = whistle_kpis(model, t, lo, hi)
     if getattr(model, "redeployment", None) is not None:
@@ -264,21 +273,9 @@ def _staff_handling(model: Any, categories: tuple[str, ...], steps_only: bool) -
     return total
 
 
-def _first_real_leg(t: RunTables) -> np.ndarray:
-    """Index of each request's first visit that was not a misrouted bounce (a bounce is always
-    followed by the right unit, so every request has one). Kept on the tables: five KPIs use it."""
-    if t.first_real_leg is None:
-        if not len(t.leg_first):
-            t.first_real_leg = np.zeros(0, dtype=np.int64)
-        else:
-            index = np.arange(len(t.leg_unit))
-            t.first_real_leg = np.minimum.reduceat(np.where(~t.leg_bounce, index, len(index)), t.leg_first)
-    return t.first_real_leg
-
-
 def _entry_level(model: Any, t: RunTables) -> np.ndarray:
     """Level of each request's first visit that was not a misrouted bounce."""
-    return model.structure.unit_level[t.leg_unit[_first_real_leg(t)]].astype(np.int64)
+    return model.structure.unit_level[t.leg_unit[t.first_real_leg]].astype(np.int64)
 
 
 def _flows(model: Any, t: RunTables, done: np.ndarray) -> dict[str, int]:
@@ -537,7 +534,7 @@ def _sla(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, dict[str, 
     """Per request kind with an SLA: share of requests whose outcome is known that met it."""
     out: dict[str, dict[str, float | None]] = {}
     on_scene = _primary_start(t) if any(k.sla_measure == "on_scene" for k in model.kinds) else None
-    first_real = _first_real_leg(t)
+    first_real = t.first_real_leg
     for kind in model.kinds:
         if kind.sla_hours is None:
             continue
@@ -558,7 +555,7 @@ def _sla(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, dict[str, 
 
 def _primary_start(t: RunTables) -> np.ndarray:
     """Service start of each request's first real visit (NaN where it was not reached)."""
-    first_real = _first_real_leg(t)
+    first_real = t.first_real_leg
     return np.where(np.isnan(t.leg_arrive[first_real]), np.nan, t.leg_start[first_real])
 
 
