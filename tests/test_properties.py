@@ -415,3 +415,18 @@ def test_determinism(text: str, seed: int, step: int) -> None:
     assert not (len(other.created) == len(tables_1.created)
                 and np.array_equal(other.created, tables_1.created))
 
+
+
+def test_durations_with_a_cv_per_item_are_the_draws_of_one_call_per_cv() -> None:
+    """``sample_durations`` with a cv per item (the planner's one draw for a whole batch) gives
+    exactly what one call per run of equal cv gives, in order: exponential (cv 1), gamma, fixed."""
+    from sim.city.distributions import sample_durations
+
+    means = np.arange(1.0, 13.0)
+    cv = np.array([1.0] * 4 + [0.5] * 3 + [0.0] * 2 + [1.0] * 3)
+    together = sample_durations(np.random.default_rng(7), means, cv)
+    rng = np.random.default_rng(7)
+    apart = np.concatenate([sample_durations(rng, means[a:b], float(cv[a])) for a, b in
+                            ((0, 4), (4, 7), (7, 9), (9, 12))])
+    assert np.array_equal(together, apart)
+    assert np.array_equal(together[7:9], means[7:9])  # cv 0: the mean, no draw

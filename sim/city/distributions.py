@@ -40,8 +40,18 @@ class ServiceTime:
         return f"ServiceTime(mean={self.mean:g}, cv={self.cv:g})"
 
 
-def sample_durations(rng: np.random.Generator, means: np.ndarray, cv: float) -> np.ndarray:
-    """Durations with per-item means and one shared cv (vectorised ``ServiceTime.sample``)."""
+def sample_durations(rng: np.random.Generator, means: np.ndarray, cv: float | np.ndarray) -> np.ndarray:
+    """Durations with per-item means and one shared cv, or a cv per item (vectorised
+    ``ServiceTime.sample``). Per item it is one gamma draw over the items that vary: gamma with
+    shape 1 is the exponential draw for draw and cv 0 draws nothing, so a batch mixing cvs gets
+    exactly the numbers that one call per cv, in the batch's order, would give."""
     if len(means) == 0:
         return np.zeros(0)
-    return np.asarray(means, dtype=float) * ServiceTime(1.0, cv).sample(rng, len(means))
+    if np.ndim(cv) == 0:
+        return np.asarray(means, dtype=float) * ServiceTime(1.0, float(cv)).sample(rng, len(means))
+    out = np.array(means, dtype=float)
+    draw = cv > 0
+    if draw.any():
+        shape = 1.0 / cv[draw] ** 2
+        out[draw] = out[draw] * rng.gamma(shape, 1.0 / shape)
+    return out

@@ -207,19 +207,9 @@ class Planner:
         mean = self._service_means(v_kind, decides, np.repeat(difficulty, visits))
         if not self._approval_work:  # the review is done at the counter, during the visit
             mean, review = mean + review, np.zeros(len(req))
-        service = self._durations(mean, self._kind_cv[v_kind])
+        service = sample_durations(self.rng, mean, self._kind_cv[v_kind])  # in the order above
         lead = np.where(decides, self._kind_lead[v_kind, v_step], 0.0)
         return req, v_step, pos, unit, service, lead, review
-
-    def _durations(self, means: np.ndarray, cv: np.ndarray) -> np.ndarray:
-        """``sample_durations`` with a cv per item, in one draw (gamma with shape 1 is the
-        exponential, draw for draw; cv 0 is the mean and draws nothing)."""
-        out = np.array(means, dtype=float)
-        draw = cv > 0
-        if draw.any():
-            shape = 1.0 / cv[draw] ** 2
-            out[draw] = out[draw] * self.rng.gamma(shape, 1.0 / shape)
-        return out
 
     def _service_means(self, kind: np.ndarray, decides: np.ndarray, difficulty: np.ndarray) -> np.ndarray:
         """Mean staff minutes of each visit (of request kind ``kind``): the kind's service at every
