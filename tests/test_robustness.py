@@ -101,6 +101,7 @@ def test_a_study_gives_identical_results_on_one_and_two_workers(tmp_path: Path) 
     assert proc.returncode == 0, proc.stderr
     page = (tmp_path / "out1" / "report.html").read_text()
     assert "How sure are we" in page and "flat costs more" in page and "8 samples" in page
+    assert not (tmp_path / "out1" / "summary.csv").exists()  # one run per sample: nothing to average
 
 
 def test_bad_conclusions_get_one_line(tmp_path: Path) -> None:
@@ -112,3 +113,29 @@ def test_bad_conclusions_get_one_line(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "unknown scenario 'nowhere'" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_the_keys_a_study_samples_are_those_one_refusal_at_a_time_left(tmp_path: Path) -> None:
+    """``effective_keys`` judges every ranged key in one pass; it must drop exactly the keys that
+    loading again after each refusal (what it did before, some 40,000 builds for the presets)
+    dropped: here the hand-off delay and misrouting, which the platform reform sets itself."""
+    from sim.experiments.robustness import effective_keys, study_ranges
+    from sim.scenario.loading import load_scenario
+
+    paths = _files(tmp_path)
+    ranges, keys, _ = study_ranges(paths)
+    for path in paths:
+        mid = {r.key: (round((r.low + r.high) / 2) if r.integer else (r.low + r.high) / 2)
+               for r in ranges if r.key in keys[path]}
+        while True:  # the old rule
+            try:
+                load_scenario(path, mid)
+                break
+            except ScenarioError as exc:
+                assert "would be lost" in exc.message
+                del mid[exc.key]
+        assert effective_keys(path, ranges, keys[path]) == set(mid)
+    flat = effective_keys(paths[1], ranges, keys[paths[1]])
+    assert flat == {"reforms.platform.delay_hours", "reforms.staff_share.share"}  # the platform sets both
+    base = effective_keys(paths[0], ranges, keys[paths[0]])
+    assert base == {"handoff.delay_hours", "handoff.misroute_share"}

@@ -100,8 +100,12 @@ MAX_ATTEMPTS = 3
 
 def run_batch(specs: list[RunSpec], out: str | Path, executor: Executor, identity: dict[str, Any],
               resume: bool = False, in_flight: int = 8, progress: bool = True,
-              on_result: Any = None) -> dict[str, Any]:
+              on_result: Any = None, summary: bool = True) -> dict[str, Any]:
     """Run every spec not yet completed, writing results as they come; return a short summary.
+
+    ``summary``: also write ``summary.csv`` (per scenario and point, over replications); a
+    study with one run per point (``robust``) has nothing to summarise there, and its long
+    table, every parameter repeated on every KPI's row, was a gigabyte for 500 runs.
 
     ``on_result(record)`` is called after each run is saved (e.g. to sample memory). The folder
     is locked for the batch (a second batch into it is refused). A write error (disk full,
@@ -111,13 +115,15 @@ def run_batch(specs: list[RunSpec], out: str | Path, executor: Executor, identit
     started = datetime.now(UTC).isoformat(timespec="seconds")
     folder.acquire()
     try:
-        return _run_locked(specs, folder, executor, identity, resume, in_flight, progress, on_result, started)
+        return _run_locked(specs, folder, executor, identity, resume, in_flight, progress, on_result, started,
+                           summary)
     finally:
         folder.release()
 
 
 def _run_locked(specs: list[RunSpec], folder: BatchFolder, executor: Executor, identity: dict[str, Any],
-                resume: bool, in_flight: int, progress: bool, on_result: Any, started: str) -> dict[str, Any]:
+                resume: bool, in_flight: int, progress: bool, on_result: Any, started: str,
+                summary: bool = True) -> dict[str, Any]:
     folder.check(identity, resume)
     done = folder.completed() if resume else {}
     for spec in specs:  # the per-run seed map is in the metadata too; the run files must agree with it
@@ -147,7 +153,7 @@ def _run_locked(specs: list[RunSpec], folder: BatchFolder, executor: Executor, i
         raise
     finally:
         bar.close()
-        tables, problem = _close(folder, specs, identity, started, status, error)
+        tables, problem = _close(folder, specs, identity, started, status, error, summary)
     if problem is not None:  # only reached when nothing else went wrong: this is the error to report
         raise problem
     return {"total": len(specs), "ran": len(todo), "skipped": len(specs) - len(todo),
@@ -155,13 +161,13 @@ def _run_locked(specs: list[RunSpec], folder: BatchFolder, executor: Executor, i
 
 
 def _close(folder: BatchFolder, specs: list[RunSpec], identity: dict[str, Any], started: str, status: str,
-           error: str | None) -> tuple[dict[str, int], ScenarioError | None]:
+           error: str | None, summary: bool = True) -> tuple[dict[str, int], ScenarioError | None]:
     """Rebuild the tables and write the final metadata, each as far as the disk allows.
 
     Returns the table counts and the first write error (the metadata says ``interrupted`` then)."""
     problem = None
     try:
-        tables = write_tables(folder, specs)
+        tables = write_tables(folder, specs, summary)
     except ScenarioError as exc:
         problem, tables = exc, {"ok": 0, "failed": 0}
         if status == "complete":
@@ -263,9 +269,9 @@ def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
                 disable=not enabled, dynamic_ncols=True, smoothing=0.1)
 
 
-def write_tables(folder: BatchFolder, specs: list[RunSpec]) -> dict[str, int]:
-    """Rebuild runs.parquet (one row per run) and summary.csv from the run files (a write error
-    is raised as one line naming the file)."""
+def write_tables(folder: BatchFolder, specs: list[RunSpec], summary: bool = True) -> dict[str, int]:
+    """Rebuild runs.parquet (one row per run) and (``summary``) summary.csv from the run files
+    (a write error is raised as one line naming the file)."""
     rows = []
     for record in folder.records([s.run_id for s in specs]):
         spec = record["spec"]
@@ -283,8 +289,9 @@ def write_tables(folder: BatchFolder, specs: list[RunSpec]) -> dict[str, int]:
         path = folder.root / "runs.parquet"
         try:
             write_parquet(path, pa.Table.from_pandas(frame, preserve_index=False))
-            path = folder.root / "summary.csv"
-            atomic_write_bytes(path, summarise(frame).to_csv(index=False).encode())
+            if summary:
+                path = folder.root / "summary.csv"
+                atomic_write_bytes(path, summarise(frame).to_csv(index=False).encode())
         except OSError as exc:
             raise write_error(path, exc) from None
     ok = int((frame["status"] == "ok").sum()) if len(frame) else 0
@@ -299,8 +306,9 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (scenario, point), group in ok.groupby(["scenario", "point"], sort=False):
         fixed = {p: group[p].iloc[0] for p in params}
-        for column in kpis:
-            values = group[column].dropna().to_numpy(dtype=float)
+        table = group[kpis].to_numpy(dtype=float)  # (one conversion per group, not per KPI)
+        for column, all_values in zip(kpis, table.T, strict=True):
+            values = all_values[~np.isnan(all_values)]
             if not len(values):
                 continue
             mean, low, high = mean_ci(values)

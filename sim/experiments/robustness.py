@@ -131,11 +131,17 @@ def effective_keys(path: str, ranges: list[AssumedRange], keys: set[str]) -> set
     """The sampled keys a scenario really runs with: its files' ranged keys, less those a reform
     of it overwrites (the flat design's platform sets the hand-off delay itself: there the
     platform's own ranged delay is what varies). Checked once, at the ranges' midpoints, so
-    the runs need not check again."""
-    from sim.scenario.loading import load_scenario
+    the runs need not check again: every key judged with the others in place (one build per
+    key), then the rest loaded once more with the usual check, which drops a key a reform
+    overwrites only once another is gone (none in the presets)."""
+    from sim.scenario.loading import build_scenario, load_scenario, read_raw
+    from sim.scenario.overrides import overwritten_keys
 
     mid = {r.key: (round((r.low + r.high) / 2) if r.integer else (r.low + r.high) / 2)
            for r in ranges if r.key in keys}
+    built = load_scenario(path, mid, check_kept=False)
+    for key in overwritten_keys(read_raw(path), mid, path, build_scenario, built):
+        del mid[key]
     while True:
         try:
             load_scenario(path, mid)
@@ -275,7 +281,7 @@ def run_study(scenarios: list[str], conclusions_path: str | Path, n: int, seed: 
     unit, points = sample_points(ranges, n, seed)
     specs = plan_study(scenarios, names, points, keys, seed, scale, days)
     identity = batch_identity(scenarios, specs, points, 1, seed, scale, days, str(conclusions_path), True)
-    summary = run_batch(specs, out, executor, identity, resume=resume, progress=progress)
+    summary = run_batch(specs, out, executor, identity, resume=resume, progress=progress, summary=False)
     kpis: dict[int, dict[str, dict[str, float]]] = {}
     failed, errors = [], []
     for record in BatchFolder(out).records([s.run_id for s in specs]):
