@@ -20,6 +20,8 @@ from sim.engine.compiled_workday import (
     clock_to_work,
     fill_idle,
     next_open_day,
+    pend_insert,
+    pend_take,
     team_overtime,
 )
 from sim.engine.kernel_cache import drop_stale_kernels
@@ -250,12 +252,13 @@ def _finish_clock_leg(leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit
 
 
 @numba.njit(cache=True, _nrt=False)
-def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_lead,
-               leg_handoff, leg_req, last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, free,
-               free_first, n_servers, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len, pend_head,
-               pend_tail, pend_next, grp_cal, grp_day, grp_closing, grp_wants_close, duty_ptr, duty_units,
-               clock_ptr, clock_units, duty_min, dlog_unit, dlog_begin, dlog_min, is_desk, desk_b, seen,
-               desk_min, scratch, cal_f, cal_i, ex_day, ex_open, ex_before):
+def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff, leg_req,
+               last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, free, free_first,
+               n_servers, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len, pend_head,
+               pend_tail, pend_next, pend_prev, pend_order, pend_buf, grp_cal, grp_day, grp_closing,
+               grp_wants_close, duty_ptr, duty_units, clock_ptr, clock_units, duty_min, dlog_unit,
+               dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min, scratch, cal_f, cal_i, ex_day,
+               ex_open, ex_before):
     """One opening or closing of calendar group ``g_best`` at ``t_day`` (see ``_run_until``): duties
     and desk work at openings, overtime and released visits at closings. A function of its own so
     the main loop stays small to compile. The loop's counters travel in ``state`` and ``wd``
@@ -281,25 +284,13 @@ def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_l
             clk_len[u, n] = cal_f[cg, 1]
             clk_n[u] = n + 1
             horizon = clk_start[u, n] + cal_f[cg, 1]
-            prev = -1
-            leg = pend_head[u]
-            while leg >= 0:
-                nxt = pend_next[leg]
-                if end_w[leg] < horizon:
-                    size, seq, res_size = _finish_clock_leg(
-                        leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead,
-                        leg_handoff, leg_req, last_leg, start, end, start_w, end_w, ready, res_t,
-                        res_s, res_l, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len,
-                        cal_f, cal_i, ex_day, ex_open, ex_before, wd[4])
-                    if prev < 0:
-                        pend_head[u] = nxt
-                    else:
-                        pend_next[prev] = nxt
-                    if pend_tail[u] == leg:
-                        pend_tail[u] = prev
-                else:
-                    prev = leg
-                leg = nxt
+            q = pend_take(u, horizon, end_w, pend_head, pend_tail, pend_next, pend_prev, pend_order, pend_buf)
+            for i in range(q):
+                size, seq, res_size = _finish_clock_leg(
+                    pend_buf[i], size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead,
+                    leg_handoff, leg_req, last_leg, start, end, start_w, end_w, ready, res_t,
+                    res_s, res_l, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len,
+                    cal_f, cal_i, ex_day, ex_open, ex_before, wd[4])
         grp_closing[g_best] = False
         grp_day[g_best] = next_open_day(cg, day + 1, cal_i, ex_day, ex_open)
     else:
@@ -340,12 +331,14 @@ def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_l
 
 @numba.njit(cache=True, _nrt=False)
 def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_unit, leg_service, leg_lead,
-               leg_handoff, leg_req, last_leg, arrive, start, end, start_w, end_w, ready, res_t, res_s, res_l,
-               free, free_first, n_servers, unit_cal, review, wd, ot_cap, clk_n, clk_day, clk_start, clk_len,
-               pend_head, pend_tail, pend_next, grp_cal, grp_day, grp_closing, grp_wants_close, duty_ptr,
-               duty_units, clock_ptr, clock_units, duty_min, dlog_unit, dlog_begin, dlog_min, is_desk,
-               desk_b, seen, desk_min, leg_prio, reserved, scratch, cal_f, cal_i, ex_day, ex_open, ex_before):
-    """state = [heap size, next seq, resolutions heap size, next arrival, arrivals];
+               leg_handoff, leg_req, last_leg, arrive, start, end, start_w, end_w, ready, res_t, res_s,
+               res_l, free, free_first, n_servers, unit_cal, review, wd, ot_cap, clk_n, clk_day, clk_start,
+               clk_len, pend_head, pend_tail, pend_next, pend_prev, pend_order, pend_buf, grp_cal, grp_day,
+               grp_closing, grp_wants_close, duty_ptr, duty_units, clock_ptr, clock_units, duty_min,
+               dlog_unit, dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min, leg_prio, reserved,
+               scratch, cal_f, cal_i, ex_day, ex_open, ex_before):
+    """state = [heap size, next seq, resolutions heap size, next arrival, arrivals, visits held
+    at units with their own clock so far];
     wd = [day-event groups, duty shares logged, most log entries one event can add, set to 1
     when the kernel stopped early for room in the log (call again after growing it), 1 when
     hand-off delays count office working time (``_handed_on``)].
@@ -392,9 +385,9 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
             _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff,
                        leg_req, last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, free,
                        free_first, n_servers, unit_cal, review, ot_cap, clk_n, clk_day, clk_start,
-                       clk_len, pend_head, pend_tail, pend_next, grp_cal, grp_day, grp_closing,
-                       grp_wants_close, duty_ptr, duty_units, clock_ptr, clock_units, duty_min, dlog_unit,
-                       dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min, scratch,
+                       clk_len, pend_head, pend_tail, pend_next, pend_prev, pend_order, pend_buf, grp_cal,
+                       grp_day, grp_closing, grp_wants_close, duty_ptr, duty_units, clock_ptr, clock_units,
+                       duty_min, dlog_unit, dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min, scratch,
                        cal_f, cal_i, ex_day, ex_open, ex_before)
             size = state[0]
             seq = state[1]
@@ -433,12 +426,8 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
         start_w[leg] = begin
         end_w[leg] = finish
         if ot_cap[unit] > 0 and finish >= clk_start[unit, clk_n[unit] - 1] + cal_f[c, 1]:
-            pend_next[leg] = -1
-            if pend_tail[unit] < 0:
-                pend_head[unit] = leg
-            else:
-                pend_next[pend_tail[unit]] = leg
-            pend_tail[unit] = leg
+            pend_insert(unit, leg, state[5], end_w, pend_head, pend_tail, pend_next, pend_prev, pend_order)
+            state[5] += 1
             continue
         # the steps of _finish_clock_leg, inline: a call passing some forty arrays costs more in
         # reference counting than the visit's arithmetic (it was half the kernel's time)
@@ -541,7 +530,7 @@ class CompiledEngine:
         self._reserved = (np.asarray(reserved_servers, dtype=np.int64) if reserved_servers is not None
                           else np.zeros(len(self._n_servers), dtype=np.int64))
         self._factor = np.asarray(service_factor if service_factor is not None else np.ones(len(servers)))
-        self._state = np.zeros(5, dtype=np.int64)
+        self._state = np.zeros(6, dtype=np.int64)  # (state[5]: visits held so far, ``pend_insert``)
         empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
         self._arr_t, self._arr_s, self._arr_l = empty_f.copy(), empty_i.copy(), empty_i.copy()
         self._heap_t, self._heap_s, self._heap_l = empty_f.copy(), empty_i.copy(), empty_i.copy()
@@ -605,6 +594,9 @@ class CompiledEngine:
         self._pend_head = np.full(n, -1, dtype=np.int64)
         self._pend_tail = np.full(n, -1, dtype=np.int64)
         self._pend_next = np.zeros(0, dtype=np.int64)
+        self._pend_prev = np.zeros(0, dtype=np.int64)
+        self._pend_order = np.zeros(0, dtype=np.int64)
+        self._pend_buf = np.zeros(0, dtype=np.int64)
         self._duty_min = np.zeros((0, n))
         self._dlog_unit = np.zeros(0, dtype=np.int64)
         self._dlog_begin = np.zeros(0)
@@ -637,7 +629,7 @@ class CompiledEngine:
 
     # columns per leg and per request, grown together (doubling) when a batch does not fit
     _LEG_COLUMNS = ("_prio", "_unit", "_req", "_service", "_lead", "_handoff", "_arrive", "_start", "_end",
-                    "_start_w", "_end_w", "_pend_next")
+                    "_start_w", "_end_w", "_pend_next", "_pend_prev", "_pend_order", "_pend_buf")
     _REQUEST_COLUMNS = ("_last_leg", "_ready", "_res_t", "_res_s", "_res_l", "_heap_t", "_heap_s", "_heap_l")
 
     def _reserve(self, columns: tuple[str, ...], used: int, needed: int, exact: bool = False) -> None:
@@ -732,7 +724,8 @@ class CompiledEngine:
                        self._end_w, self._ready, self._res_t, self._res_s, self._res_l, self._free,
                        self._free_first, self._n_servers, self._unit_cal, self._review, self._wd,
                        self._ot_cap, self._clk_n, self._clk_day, self._clk_start, self._clk_len,
-                       self._pend_head, self._pend_tail, self._pend_next, self._grp_cal, self._grp_day,
+                       self._pend_head, self._pend_tail, self._pend_next, self._pend_prev, self._pend_order,
+                       self._pend_buf, self._grp_cal, self._grp_day,
                        self._grp_closing, self._grp_wants_close, self._duty_ptr, self._duty_units,
                        self._clock_ptr, self._clock_units, self._duty_min, self._dlog_unit, self._dlog_begin,
                        self._dlog_min, self._is_desk, self._desk_b, self._seen, self._desk_min, self._prio,

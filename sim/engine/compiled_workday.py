@@ -110,3 +110,78 @@ def team_overtime(free, first, count, close_w, cap, desk, backlog):
     for i in range(count):
         total += backlog[i]
     return min(cap, (total + desk) / count)
+
+
+@numba.njit(cache=True, _nrt=False)
+def pend_insert(u, leg, order, end_w, pend_head, pend_tail, pend_next, pend_prev, pend_order):
+    """Hold visit ``leg`` at unit ``u`` (whose clock may work overtime) until the clock reaches
+    the visit's end, in a list kept in order of that end (working minutes): a closing then
+    takes the visits now ended from the head, where walking every visit still held made a
+    backlog of weeks quadratic (a third of an overloaded run). ``order`` numbers the visits
+    in the order they were held. Inserted from the tail: FCFS on m servers ends a new visit
+    at most m - 1 places before the last."""
+    pend_order[leg] = order
+    e = end_w[leg]
+    p = pend_tail[u]
+    while p >= 0 and end_w[p] > e:
+        p = pend_prev[p]
+    if p < 0:
+        nxt = pend_head[u]
+        pend_head[u] = leg
+    else:
+        nxt = pend_next[p]
+        pend_next[p] = leg
+    pend_prev[leg] = p
+    pend_next[leg] = nxt
+    if nxt < 0:
+        pend_tail[u] = leg
+    else:
+        pend_prev[nxt] = leg
+
+
+@numba.njit(cache=True, _nrt=False)
+def pend_take(u, horizon, end_w, pend_head, pend_tail, pend_next, pend_prev, pend_order, buf):
+    """Remove the visits held at ``u`` that end before ``horizon``; return how many, in
+    ``buf[:q]`` in the order they were held (the order a walk of the list in holding order
+    finished them in, which sets the sequence numbers that break ties of equal times)."""
+    q = 0
+    leg = pend_head[u]
+    while leg >= 0 and end_w[leg] < horizon:
+        buf[q] = leg
+        q += 1
+        leg = pend_next[leg]
+    pend_head[u] = leg
+    if leg < 0:
+        pend_tail[u] = -1
+    else:
+        pend_prev[leg] = -1
+    ordered = True
+    for i in range(1, q):
+        if pend_order[buf[i]] < pend_order[buf[i - 1]]:
+            ordered = False
+            break
+    if not ordered:  # heapsort by holding order: in place (the kernel allocates nothing)
+        for start in range(q // 2 - 1, -1, -1):
+            _sift_down(buf, pend_order, start, q)
+        for end in range(q - 1, 0, -1):
+            top = buf[0]
+            buf[0] = buf[end]
+            buf[end] = top
+            _sift_down(buf, pend_order, 0, end)
+    return q
+
+
+@numba.njit(cache=True, _nrt=False, inline="always")
+def _sift_down(buf, key, root, end):
+    while True:
+        child = 2 * root + 1
+        if child >= end:
+            return
+        if child + 1 < end and key[buf[child]] < key[buf[child + 1]]:
+            child += 1
+        if key[buf[root]] >= key[buf[child]]:
+            return
+        top = buf[root]
+        buf[root] = buf[child]
+        buf[child] = top
+        root = child
