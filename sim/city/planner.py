@@ -58,6 +58,12 @@ class Planner:
         self.handoff = handoff
         self.rng = rng
         self._alternatives = [structure.alternatives(k) for k in range(len(structure.kinds))]
+        # the alternatives padded into a table, and how many each unit kind has
+        self._alt_count = np.array([len(a) for a in self._alternatives], dtype=np.int64)
+        self._alt_table = np.zeros((len(self._alternatives), max(self._alt_count.max(initial=0), 1)),
+                                   dtype=np.int64)
+        for k, alternatives in enumerate(self._alternatives):
+            self._alt_table[k, : len(alternatives)] = alternatives
         self._kind_rng = kind_streams(rng, [k.name for k in kinds])  # difficulties, functions
         self._approval_work = approval_work
         self._desks = ApprovalDesks(structure, kinds, handoff, rng)
@@ -77,6 +83,8 @@ class Planner:
             if k.review_minutes is not None:
                 self._kind_review[k.index, : k.n_steps] = k.review_minutes[: k.n_steps]
         self._max_functions = max([len(k.functions) for k in kinds] + [1])
+        self._share_cdf = {k.index: np.cumsum(k.shares) / np.cumsum(k.shares)[-1] for k in kinds
+                           if k.shares is not None}  # as Generator.choice makes it from p
         # escalation chains, padded into tables (``_chain_id``)
         self._chain_index: dict[tuple, int] = {}
         self._chain_list: list[list[int]] = []
@@ -131,8 +139,9 @@ class Planner:
                 continue
             rng = self._kind_rng[kind.name]
             for step in range(kind.n_steps):
-                if kind.shares is not None:
-                    function_index = rng.choice(len(kind.functions), size=len(rows), p=kind.shares)
+                if kind.shares is not None:  # rng.choice(p=shares), draw for draw, without its checks
+                    function_index = self._share_cdf[kind.index].searchsorted(rng.random(len(rows)),
+                                                                              side="right")
                 else:
                     function_index = np.full(len(rows), step)
                 difficulty = kind.complexity * rng.standard_exponential(len(rows))
@@ -314,19 +323,20 @@ class Planner:
             per_window = self.handoff["misroute_per_window"]
             if per_window == 0:
                 return np.zeros(len(unit), dtype=bool)
-            windows = np.array([len(a) for a in self._alternatives])[kind_of]
+            windows = self._alt_count[kind_of]
             return self.rng.random(len(unit)) < 1.0 - (1.0 - per_window) ** windows
         share = self.handoff["misroute_share"]
-        has_alt = np.array([bool(a) for a in self._alternatives])[kind_of]
+        has_alt = self._alt_count[kind_of] > 0
         if share == 0:
             return np.zeros(len(unit), dtype=bool)
         return has_alt & (self.rng.random(len(unit)) < share)
 
     def _wrong_unit(self, unit: np.ndarray, location: np.ndarray) -> np.ndarray:
+        """A wrong window of the same level for each misrouted visit, drawn uniformly from its
+        kind's alternatives (one bounded draw each: as one call per visit, draw for draw)."""
         kind_of = self.structure.unit_kind[unit]
-        wrong_kind = np.array([self._alternatives[k][self.rng.integers(len(self._alternatives[k]))]
-                               for k in kind_of])
-        return self.structure.instance(wrong_kind, location)
+        pick = self.rng.integers(0, self._alt_count[kind_of])
+        return self.structure.instance(self._alt_table[kind_of, pick], location)
 
 
 def _hall_position(structure: Structure, chain: list[int]) -> int:

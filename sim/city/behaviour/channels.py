@@ -82,7 +82,10 @@ class ChannelChoice:
 
         Remote channels' trips go to the counter (the one trip a matter needing the requester in
         person still takes, B4)."""
-        one_way = self.one_way_minutes(kind, location, xy, resident)
+        return self._utilities(self.one_way_minutes(kind, location, xy, resident), resident, expected)
+
+    def _utilities(self, one_way: np.ndarray, resident: np.ndarray,
+                   expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         trip_minutes = 2 * np.column_stack([one_way[:, 0], one_way[:, 1], one_way[:, 0], one_way[:, 0]])
         trips = expected[:, :, TRIPS]
         waiting = expected[:, :, DAYS] * self.cfg["minutes_per_day_waited"]
@@ -94,13 +97,18 @@ class ChannelChoice:
 
     def choose(self, kind: np.ndarray, resident: np.ndarray, location: np.ndarray, xy: np.ndarray | None,
                expected: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A channel per request (all of tracked kinds)."""
-        out = np.full(len(kind), COUNTER, dtype=np.int64)
-        for k in np.unique(kind):
+        """A channel per request (all of tracked kinds): utilities and the logit draw of the whole
+        batch at once, the rows taken kind by kind in ascending order (one uniform each, so the
+        draws are those of one call per kind, as this once was)."""
+        one_way = np.empty((len(kind), 2))
+        for k in np.unique(kind):  # only the offices differ by kind
             pick = np.flatnonzero(kind == k)
-            v, available = self.utilities(int(k), resident[pick], location[pick],
-                                          None if xy is None else xy[pick], expected[pick])
-            out[pick] = draw_choice(logit_shares(v, available, self.cfg["scale_minutes"]), rng)
+            one_way[pick] = self.one_way_minutes(int(k), location[pick], None if xy is None else xy[pick],
+                                                 resident[pick])
+        v, available = self._utilities(one_way, resident, expected)
+        order = np.argsort(kind, kind="stable")
+        out = np.empty(len(kind), dtype=np.int64)
+        out[order] = draw_choice(logit_shares(v[order], available[order], self.cfg["scale_minutes"]), rng)
         return out
 
 

@@ -82,11 +82,13 @@ class PatrolRule:
         free = np.maximum(self._contract - self.duty_minutes - self.work, 0.0)
         return free / np.maximum(s.unit_servers, 1) / 60.0
 
-    def passes(self) -> np.ndarray:
-        """Per unit, patrol passes over each point of its grid a day."""
+    def passes(self, free_hours: np.ndarray | None = None) -> np.ndarray:
+        """Per unit, patrol passes over each point of its grid a day (from ``free_hours()``,
+        computed here unless given)."""
         s = self.structure
+        free = self.free_hours() if free_hours is None else free_hours
         with np.errstate(invalid="ignore", divide="ignore"):
-            return s.unit_servers * self.free_hours() * self.cfg["sweep_km2_per_hour"] / self.grid_area
+            return s.unit_servers * free * self.cfg["sweep_km2_per_hour"] / self.grid_area
 
     def note_work(self, legs: Legs, days: int) -> None:
         """Request minutes planned at units: a day's decided requests (``days`` = 1) or a block
@@ -111,7 +113,8 @@ class PatrolRule:
         delay = np.zeros(len(new))
         finder = np.full(len(new), -1)
         if len(mine):
-            passes = self.passes()
+            free = self.free_hours()
+            passes = self.passes(free)
             grid = np.zeros(len(mine), dtype=np.int64)
             for k, unit_kind in self.grid_kind.items():
                 pick = new.kind[mine] == k
@@ -129,11 +132,11 @@ class PatrolRule:
             when = np.where(sensed, 0.0, np.where(who == UNFOUND, np.nan, first))
             delay[mine] = np.nan_to_num(when) * DAY
             finder[mine] = who
-            used = np.unique(grid)
+            used = np.flatnonzero(np.bincount(grid, minlength=len(passes)))  # (as np.unique: sorted)
             self.log["found"].append(np.bincount(who, minlength=len(FINDERS)))
             self.log["delay_days"].append(float(np.nansum(when)))
             self.log["passes"].append(float(np.nanmean(passes[used])))
-            self.log["patrol_hours"].append(float(self.free_hours()[used].mean()))
+            self.log["patrol_hours"].append(float(free[used].mean()))
         else:
             for key, value in (("found", np.zeros(len(FINDERS), dtype=np.int64)), ("delay_days", 0.0),
                                ("passes", np.nan), ("patrol_hours", np.nan)):
