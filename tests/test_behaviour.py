@@ -295,7 +295,7 @@ def test_patrol_detection_follows_the_competing_exponentials() -> None:
     days: found by patrol with probability P(T_p < min(T_r, 14)), by residents the rest of the
     first-before-14 mass; compared with the closed form within 4 standard errors."""
     model, rule = _patrol_rule({"behaviour.patrols.sensor_share": 0.0})
-    rule.passes = lambda: np.full(model.structure.n_units, 0.1)
+    rule.passes = lambda free_hours=None: np.full(model.structure.n_units, 0.1)
     n = 40_000
     found, channel = rule.find(_incidents(model, n))
     counts = rule.log["found"][-1]
