@@ -269,3 +269,23 @@ def test_request_logs_only_when_asked(batch_inputs, tmp_path: Path) -> None:
         if keep:
             created = pd.read_parquet(out / "runs.parquet")["kpi.requests_created"].iloc[0]
             assert len(pd.read_parquet(logs[0])) == created
+
+
+def test_a_worker_frees_each_run_before_the_next(batch_inputs, tmp_path: Path) -> None:
+    """The model and its agents refer to each other, so after a run only the cyclic collector
+    frees them; ``execute_run`` collects at once, so a worker never holds two runs' memory (and
+    reuses the first's). No model of the run may be left alive, even as garbage."""
+    import gc
+
+    from sim.city.model import GovernanceModel
+    from sim.experiments.batch import execute_run
+
+    gc.collect()
+    gc.disable()  # only execute_run's own collection may free it
+    try:
+        specs = plan_batch([str(batch_inputs[0])], 1, [], seed=7, scale=None, days=3)
+        record = execute_run(specs[0])
+        assert record["status"] == "ok"
+        assert not [o for o in gc.get_objects() if isinstance(o, GovernanceModel)]
+    finally:
+        gc.enable()

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import ScenarioError
+from sim.experiments.executors import release_run
 from sim.experiments.folder import BatchFolder, write_error
 from sim.outputs.files import atomic_write_bytes, safe_slug, write_json, write_parquet
 from sim.outputs.kpis import flatten
@@ -62,35 +63,40 @@ def derive_seed(batch_seed: int, point: int, rep: int, scenario_key: int | None 
 
 def execute_run(spec: RunSpec) -> dict[str, Any]:
     """Run one spec in whatever process the executor chose; never raises for a model error."""
-    from sim.experiments.api import run_scenario
-    from sim.outputs.files import request_table
-
     started = time.perf_counter()
     try:
-        result = run_scenario(spec.scenario, seed=spec.seed, scale=spec.scale, days=spec.days,
-                              overrides={**spec.overrides, **spec.params}, check_kept=not spec.kept_checked)
-        record = {"status": "ok", "error": None, "kpis": result.kpis}
-        if spec.rep == 0 and spec.point == 0 and result.model.structure.city_map is not None:
-            from sim.outputs.map_shapes import map_shapes
-
-            record["map"] = map_shapes(result.model)  # drawn by the report (one copy per scenario)
-        if spec.keep_requests:
-            import pyarrow as pa
-
-            model = result.model
-            table = request_table(result.tables, [k.name for k in model.kinds], model.structure.unit_names)
-            sink = pa.BufferOutputStream()
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, sink)
-            record["requests_parquet"] = sink.getvalue().to_pybytes()
+        record = _run_record(spec)
     except ScenarioError as exc:
         record = {"status": "failed", "error": exc.one_line(), "kpis": None}
     except Exception as exc:  # a run that raises is recorded, the batch goes on
         record = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
                   "traceback": traceback.format_exc(limit=5), "kpis": None}
+    release_run()  # the model is gone with _run_record's frame; freed now, in the run's wall time
     record.update({"run_id": spec.run_id, "spec": asdict(spec),
                    "wall_seconds": round(time.perf_counter() - started, 3)})
+    return record
+
+
+def _run_record(spec: RunSpec) -> dict[str, Any]:
+    from sim.experiments.api import run_scenario
+    from sim.outputs.files import request_table
+
+    result = run_scenario(spec.scenario, seed=spec.seed, scale=spec.scale, days=spec.days,
+                          overrides={**spec.overrides, **spec.params}, check_kept=not spec.kept_checked)
+    record = {"status": "ok", "error": None, "kpis": result.kpis}
+    if spec.rep == 0 and spec.point == 0 and result.model.structure.city_map is not None:
+        from sim.outputs.map_shapes import map_shapes
+
+        record["map"] = map_shapes(result.model)  # drawn by the report (one copy per scenario)
+    if spec.keep_requests:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        model = result.model
+        table = request_table(result.tables, [k.name for k in model.kinds], model.structure.unit_names)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        record["requests_parquet"] = sink.getvalue().to_pybytes()
     return record
 
 

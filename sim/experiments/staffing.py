@@ -85,11 +85,14 @@ def staffing_run(config: dict[str, Any], staff: Allocation, seed: int, scale: fl
     """One simulation with these headcounts per instance; the measures targets are judged by.
     Module-level so worker processes can import it."""
     from sim.experiments.api import run_scenario
+    from sim.experiments.executors import release_run
 
     scenario = copy.deepcopy(config)
     for kind, headcount in staff.items():
         scenario["units"][kind]["staff"] = int(headcount)
-    return measure(run_scenario(scenario, seed=seed, scale=scale, days=days))
+    measures = measure(run_scenario(scenario, seed=seed, scale=scale, days=days))
+    release_run()
+    return measures
 
 
 @dataclass
