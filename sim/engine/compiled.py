@@ -749,9 +749,15 @@ class CompiledEngine:
         return WorkdayLog(self._dlog_unit[:n].copy(), self._dlog_begin[:n].copy(), self._dlog_min[:n].copy(),
                           clocks, self._desk_b.copy())
 
+    def duty_log(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(unit, begin in working minutes, minutes) of every duty share served: views of the
+        engine's columns, valid until it runs again (``workday_log`` copies, with the clocks)."""
+        n = int(self._wd[1])
+        return self._dlog_unit[:n], self._dlog_begin[:n], self._dlog_min[:n]
+
     def unit_to_work(self, t: float) -> np.ndarray:
         """Working minutes before calendar minute ``t``, per unit (overtime clocks included)."""
-        out = np.array([self._unique[c].to_work(t) for c in self._unit_cal])
+        out = np.array([c.to_work(t) for c in self._unique], dtype=float)[self._unit_cal]  # per calendar
         for u, _, _ in self._clk_first:
             out[u] = clock_to_work(u, float(t), self._unique[self._unit_cal[u]].open, self._clk_n,
                                    self._clk_day, self._clk_start, self._clk_len)

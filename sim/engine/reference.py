@@ -387,6 +387,11 @@ class QueueEngine:
                           np.asarray(minutes, dtype=np.float64), clocks,
                           np.asarray(self._desk, dtype=np.float64))
 
+    def duty_log(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(unit, begin in working minutes, minutes) of every duty share served."""
+        log = self.workday_log()
+        return log.duty_unit, log.duty_begin, log.duty_minutes
+
     def unit_to_work(self, t: float) -> np.ndarray:
         """Working minutes before calendar minute ``t``, per unit (overtime clocks included)."""
         return np.array([c.to_work(t) if c is not None else cal.to_work(t)

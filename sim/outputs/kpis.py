@@ -408,13 +408,13 @@ def _duty_busy(model: Any, lo: float, hi: float) -> np.ndarray:
     busy = np.zeros(model.structure.n_units)
     if not model.structure.unit_has_duties.any():
         return busy
-    log = model.engine.workday_log()
-    if len(log.duty_unit):
-        lo_w = model.engine.unit_to_work(lo)[log.duty_unit]
-        hi_w = model.engine.unit_to_work(hi)[log.duty_unit]
-        end = np.minimum(log.duty_begin + log.duty_minutes, hi_w)
-        inside = np.clip(end - np.maximum(log.duty_begin, lo_w), 0.0, None)
-        busy += np.bincount(log.duty_unit, weights=inside, minlength=len(busy))
+    unit, begin, minutes = model.engine.duty_log()  # (a million entries a year: no copies)
+    if len(unit):
+        inside = begin + minutes
+        np.minimum(inside, model.engine.unit_to_work(hi)[unit], out=inside)
+        inside -= np.maximum(begin, model.engine.unit_to_work(lo)[unit])
+        np.clip(inside, 0.0, None, out=inside)
+        busy += np.bincount(unit, weights=inside, minlength=len(busy))
     return busy
 
 
