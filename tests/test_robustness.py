@@ -139,3 +139,18 @@ def test_the_keys_a_study_samples_are_those_one_refusal_at_a_time_left(tmp_path:
     assert flat == {"reforms.platform.delay_hours", "reforms.staff_share.share"}  # the platform sets both
     base = effective_keys(paths[0], ranges, keys[paths[0]])
     assert base == {"handoff.delay_hours", "handoff.misroute_share"}
+
+
+def test_a_range_in_a_reforms_own_table_is_keyed_as_overrides_address_it(tmp_path: Path) -> None:
+    """``[reforms.modules.people]`` inside a ``[[reforms]]`` entry named ``modules`` is that
+    entry's ``modules.people`` table: its ranged staff is ``reforms.modules.modules.people.staff``
+    (the key ``load_scenario`` takes), not ``reforms.modules.people.staff``; a later top-level
+    table is read as before."""
+    from sim.experiments.ranges import file_ranges
+
+    path = tmp_path / "r.toml"
+    path.write_text('[[reforms]]\nname = "modules"\n[reforms.modules.people]\nfunctions = ["a"]\n'
+                    'staff = 12  # assumed: a module (range 8-16)\n[handoff]\n'
+                    'delay_hours = 2.0  # assumed: x (range 1-3)\n')
+    keys = {r.key for r in file_ranges(path)[0]}
+    assert keys == {"reforms.modules.modules.people.staff", "handoff.delay_hours"}

@@ -11,7 +11,8 @@ mean_days = 10.0   # assumed: two working weeks before a resident calls to ask (
 
 So the range sits beside the number it qualifies, and ``robust`` samples exactly what the files
 say. The key is the dotted path of the number (``behaviour.patience.mean_days``; inside a
-``[[reforms]]`` entry, ``reforms.NAME.key``, as sweeps address reform parameters). Lists and
+``[[reforms]]`` entry, ``reforms.NAME.key``, as sweeps address reform parameters, and in a
+table of the entry, ``[reforms.modules.people]``, ``reforms.NAME.modules.people.key``). Lists and
 inline tables are not sampled; their ranges stay documentation. Files are read along the
 ``extends`` chain, the child's line winning over its parent's for one key.
 """
@@ -59,15 +60,21 @@ def extends_chain(path: str | Path) -> list[Path]:
 def file_ranges(path: Path) -> tuple[list[AssumedRange], int]:
     """The ranged assumed numbers of one file, and how many assumed numbers it has in all."""
     table, reform, out, assumed = "", None, [], 0
+    entry = None  # the name of the [[reforms]] entry being read (its sub-tables too)
     for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         header = HEADER.match(text)
         if header:
             table = header.group(2).replace('"', "")
-            reform = "" if header.group(1) == "[[" and table == "reforms" else None
+            if header.group(1) == "[[" and table == "reforms":
+                reform, entry = "", None
+            elif table.startswith("reforms.") and entry:  # [reforms.modules.x]: the entry's own table
+                reform = f"{entry}.{table.removeprefix('reforms.')}"
+            else:
+                reform, entry = None, None
             continue
         name = NAME.match(text)
         if reform == "" and name:
-            reform = name.group(1)
+            reform = entry = name.group(1)
         line = LINE.match(text)
         if not line:
             assumed += "# assumed" in text
