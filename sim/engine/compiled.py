@@ -255,10 +255,10 @@ def _finish_clock_leg(leg, size, seq, res_size, heap_t, heap_s, heap_l, leg_unit
 def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff, leg_req,
                last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, free, free_first,
                n_servers, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len, pend_head,
-               pend_tail, pend_next, pend_prev, pend_order, pend_buf, grp_cal, grp_day, grp_closing,
-               grp_wants_close, duty_ptr, duty_units, clock_ptr, clock_units, duty_min, dlog_unit,
-               dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min, scratch, cal_f, cal_i, ex_day,
-               ex_open, ex_before):
+               pend_tail, pend_next, pend_prev, pend_order, pend_leg, pend_buf, grp_cal, grp_day,
+               grp_closing, grp_wants_close, duty_ptr, duty_units, clock_ptr, clock_units, duty_min,
+               dlog_unit, dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min, scratch, cal_f, cal_i,
+               ex_day, ex_open, ex_before):
     """One opening or closing of calendar group ``g_best`` at ``t_day`` (see ``_run_until``): duties
     and desk work at openings, overtime and released visits at closings. A function of its own so
     the main loop stays small to compile. The loop's counters travel in ``state`` and ``wd``
@@ -284,7 +284,8 @@ def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_l
             clk_len[u, n] = cal_f[cg, 1]
             clk_n[u] = n + 1
             horizon = clk_start[u, n] + cal_f[cg, 1]
-            q = pend_take(u, horizon, end_w, pend_head, pend_tail, pend_next, pend_prev, pend_order, pend_buf)
+            q = pend_take(u, horizon, state, end_w, pend_head, pend_tail, pend_next, pend_prev, pend_order,
+                          pend_leg, pend_buf)
             for i in range(q):
                 size, seq, res_size = _finish_clock_leg(
                     pend_buf[i], size, seq, res_size, heap_t, heap_s, heap_l, leg_unit, leg_lead,
@@ -333,10 +334,10 @@ def _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_l
 def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_unit, leg_service, leg_lead,
                leg_handoff, leg_req, last_leg, arrive, start, end, start_w, end_w, ready, res_t, res_s,
                res_l, free, free_first, n_servers, unit_cal, review, wd, ot_cap, clk_n, clk_day, clk_start,
-               clk_len, pend_head, pend_tail, pend_next, pend_prev, pend_order, pend_buf, grp_cal, grp_day,
-               grp_closing, grp_wants_close, duty_ptr, duty_units, clock_ptr, clock_units, duty_min,
-               dlog_unit, dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min, leg_prio, reserved,
-               scratch, cal_f, cal_i, ex_day, ex_open, ex_before):
+               clk_len, pend_head, pend_tail, pend_next, pend_prev, pend_order, pend_leg, pend_buf, grp_cal,
+               grp_day, grp_closing, grp_wants_close, duty_ptr, duty_units, clock_ptr, clock_units,
+               duty_min, dlog_unit, dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min, leg_prio,
+               reserved, scratch, cal_f, cal_i, ex_day, ex_open, ex_before):
     """state = [heap size, next seq, resolutions heap size, next arrival, arrivals, visits held
     at units with their own clock so far];
     wd = [day-event groups, duty shares logged, most log entries one event can add, set to 1
@@ -357,8 +358,8 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
     n_log = wd[1]
     in_work = wd[4]
     while True:
-        if n_groups and n_log + wd[2] > len(dlog_unit):
-            wd[3] = 1  # out of log room: stop before the next event
+        if (n_groups and n_log + wd[2] > len(dlog_unit)) or (state[7] < 0 and state[6] >= len(pend_leg)):
+            wd[3] = 1  # out of room in the duty log or the held visits: stop before the next event
             break
         t_day = math.inf
         g_best = np.int64(-1)  # not a literal: one signature for _day_event
@@ -384,8 +385,8 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
             wd[1] = n_log
             _day_event(g_best, t_day, state, wd, heap_t, heap_s, heap_l, leg_unit, leg_lead, leg_handoff,
                        leg_req, last_leg, start, end, start_w, end_w, ready, res_t, res_s, res_l, free,
-                       free_first, n_servers, unit_cal, review, ot_cap, clk_n, clk_day, clk_start,
-                       clk_len, pend_head, pend_tail, pend_next, pend_prev, pend_order, pend_buf, grp_cal,
+                       free_first, n_servers, unit_cal, review, ot_cap, clk_n, clk_day, clk_start, clk_len,
+                       pend_head, pend_tail, pend_next, pend_prev, pend_order, pend_leg, pend_buf, grp_cal,
                        grp_day, grp_closing, grp_wants_close, duty_ptr, duty_units, clock_ptr, clock_units,
                        duty_min, dlog_unit, dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min, scratch,
                        cal_f, cal_i, ex_day, ex_open, ex_before)
@@ -426,8 +427,8 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
         start_w[leg] = begin
         end_w[leg] = finish
         if ot_cap[unit] > 0 and finish >= clk_start[unit, clk_n[unit] - 1] + cal_f[c, 1]:
-            pend_insert(unit, leg, state[5], end_w, pend_head, pend_tail, pend_next, pend_prev, pend_order)
-            state[5] += 1
+            pend_insert(unit, leg, state, end_w, pend_head, pend_tail, pend_next, pend_prev, pend_order,
+                        pend_leg)
             continue
         # the steps of _finish_clock_leg, inline: a call passing some forty arrays costs more in
         # reference counting than the visit's arithmetic (it was half the kernel's time)
@@ -530,7 +531,8 @@ class CompiledEngine:
         self._reserved = (np.asarray(reserved_servers, dtype=np.int64) if reserved_servers is not None
                           else np.zeros(len(self._n_servers), dtype=np.int64))
         self._factor = np.asarray(service_factor if service_factor is not None else np.ones(len(servers)))
-        self._state = np.zeros(6, dtype=np.int64)  # (state[5]: visits held so far, ``pend_insert``)
+        # state[5:8]: visits held so far, held-visit nodes used, first free node (``pend_insert``)
+        self._state = np.array([0, 0, 0, 0, 0, 0, 0, -1], dtype=np.int64)
         empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
         self._arr_t, self._arr_s, self._arr_l = empty_f.copy(), empty_i.copy(), empty_i.copy()
         self._heap_t, self._heap_s, self._heap_l = empty_f.copy(), empty_i.copy(), empty_i.copy()
@@ -593,10 +595,11 @@ class CompiledEngine:
             self._clk_len[u, 0] = minutes
         self._pend_head = np.full(n, -1, dtype=np.int64)
         self._pend_tail = np.full(n, -1, dtype=np.int64)
-        self._pend_next = np.zeros(0, dtype=np.int64)
-        self._pend_prev = np.zeros(0, dtype=np.int64)
-        self._pend_order = np.zeros(0, dtype=np.int64)
-        self._pend_buf = np.zeros(0, dtype=np.int64)
+        # visits held for an overtime clock, as nodes of per-unit lists in a pool that grows when
+        # the kernel runs out (a column per leg, touched here and there all year, was resident)
+        pool = 1024 if self._clk_first else 1
+        for name in self._POOL_COLUMNS:
+            setattr(self, name, np.zeros(pool, dtype=np.int64))
         self._duty_min = np.zeros((0, n))
         self._dlog_unit = np.zeros(0, dtype=np.int64)
         self._dlog_begin = np.zeros(0)
@@ -629,7 +632,8 @@ class CompiledEngine:
 
     # columns per leg and per request, grown together (doubling) when a batch does not fit
     _LEG_COLUMNS = ("_prio", "_unit", "_req", "_service", "_lead", "_handoff", "_arrive", "_start", "_end",
-                    "_start_w", "_end_w", "_pend_next", "_pend_prev", "_pend_order", "_pend_buf")
+                    "_start_w", "_end_w")
+    _POOL_COLUMNS = ("_pend_next", "_pend_prev", "_pend_order", "_pend_leg", "_pend_buf")
     _REQUEST_COLUMNS = ("_last_leg", "_ready", "_res_t", "_res_s", "_res_l", "_heap_t", "_heap_s", "_heap_l")
 
     def _reserve(self, columns: tuple[str, ...], used: int, needed: int, exact: bool = False) -> None:
@@ -725,17 +729,21 @@ class CompiledEngine:
                        self._free_first, self._n_servers, self._unit_cal, self._review, self._wd,
                        self._ot_cap, self._clk_n, self._clk_day, self._clk_start, self._clk_len,
                        self._pend_head, self._pend_tail, self._pend_next, self._pend_prev, self._pend_order,
-                       self._pend_buf, self._grp_cal, self._grp_day,
-                       self._grp_closing, self._grp_wants_close, self._duty_ptr, self._duty_units,
-                       self._clock_ptr, self._clock_units, self._duty_min, self._dlog_unit, self._dlog_begin,
-                       self._dlog_min, self._is_desk, self._desk_b, self._seen, self._desk_min, self._prio,
-                       self._reserved, self._scratch, *self._cal_arrays)
+                       self._pend_leg, self._pend_buf, self._grp_cal, self._grp_day, self._grp_closing,
+                       self._grp_wants_close, self._duty_ptr, self._duty_units, self._clock_ptr,
+                       self._clock_units, self._duty_min, self._dlog_unit, self._dlog_begin, self._dlog_min,
+                       self._is_desk, self._desk_b, self._seen, self._desk_min, self._prio, self._reserved,
+                       self._scratch, *self._cal_arrays)
             if not self._wd[3]:
                 break
-            self._wd[3] = 0  # the duty log filled up: grow it and go on where the kernel stopped
-            needed = 2 * len(self._dlog_unit) + int(self._wd[2])
-            for name in ("_dlog_unit", "_dlog_begin", "_dlog_min"):
-                setattr(self, name, _grow(getattr(self, name), needed))
+            self._wd[3] = 0  # the duty log or the pool filled up: grow it, go on where the kernel stopped
+            if int(self._wd[1]) + int(self._wd[2]) > len(self._dlog_unit):
+                needed = 2 * len(self._dlog_unit) + int(self._wd[2])
+                for name in ("_dlog_unit", "_dlog_begin", "_dlog_min"):
+                    setattr(self, name, _grow(getattr(self, name), needed))
+            if self._state[7] < 0 and self._state[6] >= len(self._pend_leg):
+                for name in self._POOL_COLUMNS:
+                    setattr(self, name, _grow(getattr(self, name), 2 * len(self._pend_leg)))
         self.now = max(self.now, t_end)
 
     def workday_log(self) -> WorkdayLog:

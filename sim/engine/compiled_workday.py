@@ -113,48 +113,60 @@ def team_overtime(free, first, count, close_w, cap, desk, backlog):
 
 
 @numba.njit(cache=True, _nrt=False)
-def pend_insert(u, leg, order, end_w, pend_head, pend_tail, pend_next, pend_prev, pend_order):
+def pend_insert(u, leg, state, end_w, pend_head, pend_tail, pend_next, pend_prev, pend_order, pend_leg):
     """Hold visit ``leg`` at unit ``u`` (whose clock may work overtime) until the clock reaches
     the visit's end, in a list kept in order of that end (working minutes): a closing then
     takes the visits now ended from the head, where walking every visit still held made a
-    backlog of weeks quadratic (a third of an overloaded run). ``order`` numbers the visits
-    in the order they were held. Inserted from the tail: FCFS on m servers ends a new visit
-    at most m - 1 places before the last."""
-    pend_order[leg] = order
+    backlog of weeks quadratic (a third of an overloaded run). Lists are of nodes of a pool
+    (``pend_*[node]``; free nodes linked from ``state[7]`` through ``pend_next``, ``state[6]``
+    used so far; the caller guarantees one free); ``state[5]`` numbers visits in the order they
+    were held. Inserted from the tail: FCFS on m servers ends a new visit at most m - 1 places
+    before the last."""
+    node = state[7]
+    if node >= 0:
+        state[7] = pend_next[node]
+    else:
+        node = state[6]
+        state[6] += 1
+    pend_leg[node] = leg
+    pend_order[node] = state[5]
+    state[5] += 1
     e = end_w[leg]
     p = pend_tail[u]
-    while p >= 0 and end_w[p] > e:
+    while p >= 0 and end_w[pend_leg[p]] > e:
         p = pend_prev[p]
     if p < 0:
         nxt = pend_head[u]
-        pend_head[u] = leg
+        pend_head[u] = node
     else:
         nxt = pend_next[p]
-        pend_next[p] = leg
-    pend_prev[leg] = p
-    pend_next[leg] = nxt
+        pend_next[p] = node
+    pend_prev[node] = p
+    pend_next[node] = nxt
     if nxt < 0:
-        pend_tail[u] = leg
+        pend_tail[u] = node
     else:
-        pend_prev[nxt] = leg
+        pend_prev[nxt] = node
 
 
 @numba.njit(cache=True, _nrt=False)
-def pend_take(u, horizon, end_w, pend_head, pend_tail, pend_next, pend_prev, pend_order, buf):
-    """Remove the visits held at ``u`` that end before ``horizon``; return how many, in
+def pend_take(u, horizon, state, end_w, pend_head, pend_tail, pend_next, pend_prev, pend_order, pend_leg,
+              buf):
+    """Remove the visits held at ``u`` that end before ``horizon``; return how many, their legs in
     ``buf[:q]`` in the order they were held (the order a walk of the list in holding order
-    finished them in, which sets the sequence numbers that break ties of equal times)."""
+    finished them in, which sets the sequence numbers that break ties of equal times); their
+    nodes go back to the free list."""
     q = 0
-    leg = pend_head[u]
-    while leg >= 0 and end_w[leg] < horizon:
-        buf[q] = leg
+    node = pend_head[u]
+    while node >= 0 and end_w[pend_leg[node]] < horizon:
+        buf[q] = node
         q += 1
-        leg = pend_next[leg]
-    pend_head[u] = leg
-    if leg < 0:
+        node = pend_next[node]
+    pend_head[u] = node
+    if node < 0:
         pend_tail[u] = -1
     else:
-        pend_prev[leg] = -1
+        pend_prev[node] = -1
     ordered = True
     for i in range(1, q):
         if pend_order[buf[i]] < pend_order[buf[i - 1]]:
@@ -168,6 +180,11 @@ def pend_take(u, horizon, end_w, pend_head, pend_tail, pend_next, pend_prev, pen
             buf[0] = buf[end]
             buf[end] = top
             _sift_down(buf, pend_order, 0, end)
+    for i in range(q):
+        node = buf[i]
+        buf[i] = pend_leg[node]
+        pend_next[node] = state[7]
+        state[7] = node
     return q
 
 
