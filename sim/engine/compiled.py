@@ -339,7 +339,7 @@ def _run_until(t_end, state, heap_t, heap_s, heap_l, arr_t, arr_s, arr_l, leg_un
                duty_min, dlog_unit, dlog_begin, dlog_min, is_desk, desk_b, seen, desk_min, leg_prio,
                reserved, scratch, cal_f, cal_i, ex_day, ex_open, ex_before):
     """state = [heap size, next seq, resolutions heap size, next arrival, arrivals, visits held
-    at units with their own clock so far];
+    at units with their own clock so far, held-visit pool nodes used, first free node];
     wd = [day-event groups, duty shares logged, most log entries one event can add, set to 1
     when the kernel stopped early for room in the log (call again after growing it), 1 when
     hand-off delays count office working time (``_handed_on``)].
