@@ -23,7 +23,8 @@ import os
 import sys
 import types
 
-DEFERRED = ("pandas", "networkx", "mesa.discrete_space", "mesa.experimental", "mesa.space")
+DEFERRED = ("pandas", "networkx", "mesa.discrete_space", "mesa.experimental", "mesa.space",
+            "mesa.experimental.continuous_space", "mesa.experimental.meta_agents", "mesa.experimental.devs")
 _METADATA = frozenset({"__spec__", "__name__", "__loader__", "__path__", "__file__", "__package__",
                        "__class__", "__dict__"})
 

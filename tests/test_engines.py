@@ -147,3 +147,66 @@ def test_a_size_hint_changes_nothing(hint: tuple[int, int]) -> None:
         assert len(a) == (120 if field == "ready" else 240)
         assert np.array_equal(a, b, equal_nan=True), field
         assert np.array_equal(getattr(hinted.log(copy=False), field), b, equal_nan=True), field
+
+
+def _two_leg_batch(n: int, rng: np.random.Generator, unit: int = 1) -> Legs:
+    no = np.zeros(2 * n, dtype=bool)
+    return Legs(np.repeat(np.arange(n), 2), np.tile([0, unit], n), rng.exponential(5.0, 2 * n),
+                np.zeros(2 * n), rng.exponential(3.0, 2 * n), no, no)
+
+
+@pytest.mark.parametrize("damage", ["nan_created", "inf_service", "negative_handoff", "unit", "request",
+                                    "legless"])
+def test_the_compiled_core_refuses_a_bad_batch_before_writing_any_of_it(damage: str) -> None:
+    """The kernel indexes without bounds checks, so a bad batch must be refused, whole: a
+    ValueError naming what is wrong, and the engine as it was (the next good batch is served as
+    if the bad one had never been offered)."""
+    always = WeeklyCalendar(0, 24, list(range(7)))
+    rng = np.random.default_rng(4)
+    created, legs = np.sort(rng.uniform(0, 50, 6)), _two_leg_batch(6, rng)
+    bad_created, bad = created.copy(), _two_leg_batch(6, rng)
+    if damage == "nan_created":
+        bad_created[2] = np.nan
+    elif damage == "inf_service":
+        bad.service[3] = np.inf
+    elif damage == "negative_handoff":
+        bad.handoff[5] = -1.0
+    elif damage == "unit":
+        bad.unit[4] = 2
+    elif damage == "request":
+        bad.request[-1] = 6
+    else:
+        bad.request[-2:] = 4  # request 5 has no leg
+    logs = []
+    for offer_bad in (False, True):
+        engine = CompiledEngine([1, 1], [always, always], always)
+        if offer_bad:
+            with pytest.raises(ValueError, match="compiled core"):
+                engine.add(bad_created, bad)
+            assert (engine.n_requests, engine.n_legs) == (0, 0)
+        engine.add(created, legs)
+        engine.run_until(float("inf"))
+        logs.append(engine.log())
+    for field in ("leg_arrive", "leg_start", "leg_end", "ready"):
+        assert np.array_equal(getattr(logs[0], field), getattr(logs[1], field)), field
+
+
+def test_batches_whose_first_visits_are_out_of_order_are_served_as_the_reference_serves_them() -> None:
+    """First arrivals (creation + hand-off) out of time order, at times tied with visits
+    already waiting (whole minutes): the compiled core's merge equals the reference's sort."""
+    always = WeeklyCalendar(0, 24, list(range(7)))
+    rng = np.random.default_rng(12)
+    engines = [QueueEngine([1, 2], [always, always], always), CompiledEngine([1, 2], [always, always], always)]
+    for day in range(4):
+        n = 30
+        created = np.sort(np.round(rng.uniform(day * 60, day * 60 + 90, n)))
+        legs = _two_leg_batch(n, rng)
+        legs.handoff[::2] = np.round(rng.uniform(0, 40, n))  # first legs' hand-offs reorder arrivals
+        for engine in engines:
+            engine.add(created, legs)
+            engine.run_until((day + 1) * 60.0)
+    for engine in engines:
+        engine.run_until(float("inf"))
+    reference, compiled = (e.log() for e in engines)
+    for field in ("leg_arrive", "leg_start", "leg_end", "ready"):
+        assert np.array_equal(getattr(reference, field), getattr(compiled, field), equal_nan=True), field

@@ -14,6 +14,7 @@ import numba
 import numpy as np
 
 from sim.engine.calendars import DAY, EPS_CLOSE, HOLIDAY_CYCLE_DAYS, WEEK, WeeklyCalendar
+from sim.engine.compiled_batch import BAD_INPUT, merge_arrivals, write_batch
 from sim.engine.compiled_workday import (
     clock_end_time,
     clock_start_time,
@@ -26,7 +27,7 @@ from sim.engine.compiled_workday import (
 )
 from sim.engine.kernel_cache import drop_stale_kernels
 from sim.engine.legs import Legs
-from sim.engine.reference import EngineLog, WorkdayLog, leg_layout
+from sim.engine.reference import EngineLog, WorkdayLog
 from sim.engine.workday import next_open_day as first_open_day
 
 drop_stale_kernels()  # before any kernel is loaded from the cache (at its first call)
@@ -662,57 +663,41 @@ class CompiledEngine:
         n_req, leg0, req0 = len(created), self._n_legs, self._n_req
         if n_req == 0:
             return
-        _check_inputs(created, legs, len(self._n_servers))
-        counts, first = leg_layout(n_req, legs, leg0)
         n_legs = leg0 + len(legs)
         n_total = req0 + n_req
         self._reserve(self._LEG_COLUMNS, leg0, n_legs)
         # the heap holds at most one later visit per request in progress, and its size is in
         # state[0] (resolutions: state[2]); their rows past the size are never read
         self._reserve(self._REQUEST_COLUMNS, req0, n_total)
-        span = slice(leg0, n_legs)
-        self._prio[span] = legs.priority
-        self._unit[span] = legs.unit
-        self._req[span] = legs.request + req0
-        self._service[span] = legs.service * self._factor[legs.unit]
-        self._lead[span] = legs.lead_days
-        self._handoff[span] = legs.handoff
-        for name in ("_arrive", "_start", "_end", "_start_w", "_end_w"):
-            getattr(self, name)[span] = np.nan  # not served yet
-        self._last_leg[req0:n_total] = first + counts - 1
-        self._ready[req0:n_total] = np.nan
+        times, first = np.empty(n_req), np.empty(n_req, dtype=np.int64)
+        code = write_batch(
+            np.asarray(created, dtype=np.float64), np.asarray(legs.request, dtype=np.int64),
+            np.asarray(legs.unit, dtype=np.int64), np.asarray(legs.service, dtype=np.float64),
+            np.asarray(legs.lead_days, dtype=np.float64), np.asarray(legs.handoff, dtype=np.float64),
+            np.asarray(legs.priority, dtype=np.bool_), self._factor, len(self._n_servers), req0, leg0,
+            self._prio, self._unit, self._req, self._service, self._lead, self._handoff, self._arrive,
+            self._start, self._end, self._start_w, self._end_w, self._last_leg, self._ready, times, first)
+        if code < 0:  # nothing was written
+            raise ValueError("compiled core: " + BAD_INPUT[code].format(last=len(self._n_servers) - 1))
         self._n_legs, self._n_req = n_legs, n_total
-        self._add_arrivals(created + legs.handoff[first - leg0], first)
+        self._add_arrivals(times, first, ordered=code == 0)
 
-    def _add_arrivals(self, times: np.ndarray, legs: np.ndarray) -> None:
-        """Merge a batch's first visits into the sorted queue of those not yet served."""
+    def _add_arrivals(self, times: np.ndarray, legs: np.ndarray, ordered: bool = False) -> None:
+        """Merge a batch's first visits into the sorted queue of those not yet served (as a
+        stable sort of the two by time: at equal times the waiting ones first, then the batch's
+        in their order)."""
         seq0, pos, n_arr = (int(v) for v in self._state[[1, 3, 4]])
-        times = np.asarray(times, dtype=np.float64)
         seqs = np.arange(seq0, seq0 + len(times), dtype=np.int64)
-        keep = slice(pos, n_arr)
-        legs = np.asarray(legs, dtype=np.int64)
-        if len(times) > 1 and np.any(np.diff(times) < 0):  # seqs ascend, so a stable sort by time suffices
+        if not ordered and len(times) > 1 and np.any(np.diff(times) < 0):
             order = np.argsort(times, kind="stable")
             times, seqs, legs = times[order], seqs[order], legs[order]
-        old_t = self._arr_t[keep]
-        if len(old_t) and len(times) and times[0] < old_t[-1]:
-            # merge two sorted runs (as a stable sort of their concatenation: at equal times the
-            # waiting ones first), without sorting what is already in order
-            at = np.searchsorted(old_t, times, side="right") + np.arange(len(times))  # new rows' places
-            waiting = np.ones(len(old_t) + len(times), dtype=bool)
-            waiting[at] = False
-            all_t, all_s, all_l = (np.empty(len(waiting), dtype=c.dtype) for c in (old_t, seqs, legs))
-            for merged, before, added in ((all_t, old_t, times), (all_s, self._arr_s[keep], seqs),
-                                          (all_l, self._arr_l[keep], legs)):
-                merged[waiting] = before
-                merged[at] = added
-        else:
-            all_t = np.concatenate((old_t, times))
-            all_s = np.concatenate((self._arr_s[keep], seqs))
-            all_l = np.concatenate((self._arr_l[keep], legs))
-        self._arr_t, self._arr_s, self._arr_l = all_t, all_s, all_l
+        size = n_arr - pos + len(times)
+        out_t, out_s, out_l = np.empty(size), np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
+        merge_arrivals(self._arr_t, self._arr_s, self._arr_l, pos, n_arr, times, seqs, legs,
+                       out_t, out_s, out_l)
+        self._arr_t, self._arr_s, self._arr_l = out_t, out_s, out_l
         self._state[1] = seq0 + len(times)
-        self._state[3], self._state[4] = 0, len(all_t)
+        self._state[3], self._state[4] = 0, size
 
     def run_until(self, t_end: float) -> None:
         if self._wd[0]:  # room for every opening and closing up to t_end
@@ -835,21 +820,6 @@ class CompiledEngine:
 
     def leg_service(self) -> np.ndarray:
         return self._service[: self._n_legs].copy()
-
-
-def _check_inputs(created: np.ndarray, legs: Legs, n_units: int) -> None:
-    """Guard the compiled kernel: it indexes without bounds checks, so a bad unit index or a
-    non-finite time would corrupt memory (a segmentation fault) instead of raising. Scenario
-    validation keeps users' values finite and bounded; this catches a bug before the kernel."""
-    times = (("created", created), ("service", legs.service), ("lead_days", legs.lead_days),
-             ("handoff", legs.handoff))
-    for name, values in times:
-        if len(values) and not (np.isfinite(values).all() and values.min() >= 0):
-            raise ValueError(f"compiled core: {name} must be finite and >= 0")
-    if len(legs.unit) and (legs.unit.min() < 0 or legs.unit.max() >= n_units):
-        raise ValueError(f"compiled core: unit index outside 0..{n_units - 1}")
-    if len(legs.request) and (legs.request.min() < 0 or legs.request.max() >= len(created)):
-        raise ValueError("compiled core: leg of an unknown request")
 
 
 def warm_up() -> None:

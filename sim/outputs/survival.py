@@ -28,7 +28,7 @@ def kaplan_meier(durations: np.ndarray, resolved: np.ndarray) -> tuple[np.ndarra
     resolved = np.asarray(resolved, dtype=bool)
     if len(durations) == 0:
         return np.zeros(0), np.zeros(0)
-    order = np.argsort(durations, kind="stable")
+    order = np.argsort(durations)  # (any order of ties: they are counted together)
     d, e = durations[order], resolved[order]
     times, first = np.unique(d, return_index=True)
     at_risk = len(d) - first
@@ -61,13 +61,15 @@ def resolution_summary(created: np.ndarray, resolved_at: np.ndarray, end: float,
 
 class Resolutions:
     """Durations of a set of requests sorted once, so that the summary of any subset (a kind, a
-    category) costs a pass, not a sort: a stable sort of a subset is the subset of a stable sort,
-    so each summary is exactly ``resolution_summary`` of that subset."""
+    category) costs a pass, not a sort: the subset of a sorted set is sorted, and the estimate
+    depends only on how many events and how many at risk there are at each distinct time, not on
+    the order of tied ones, so each summary is exactly ``resolution_summary`` of that subset (and
+    NumPy's unstable sort, vectorised, takes a quarter of the time of a stable one)."""
 
     def __init__(self, created: np.ndarray, resolved_at: np.ndarray, end: float, unit: float) -> None:
         done = ~np.isnan(resolved_at) & (resolved_at <= end)  # (a resolution past the end is open at it)
         durations = np.where(done, resolved_at - created, end - created) / unit
-        self._order = np.argsort(durations, kind="stable")
+        self._order = np.argsort(durations)
         self._durations, self._done = durations[self._order], done[self._order]
 
     def summary(self, pick: np.ndarray | None = None) -> dict[str, Any]:
