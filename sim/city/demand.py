@@ -156,8 +156,9 @@ class Demand:
     def expected_per_day(self, kind: RequestKind, day: int) -> float:
         """Expected requests of a kind on a day: yearly rate x real origin size, spread over open time."""
         cal = self.calendars[kind.arrival_calendar]
-        if not cal.is_open_day(day):
-            return 0.0
+        return self._open_day_rate(kind, cal) if cal.is_open_day(day) else 0.0
+
+    def _open_day_rate(self, kind: RequestKind, cal: WeeklyCalendar) -> float:
         return (kind.rate_per_year * self._real_origin_size(kind) * self.factor.get(kind.index, 1.0)
                 * cal.day_minutes / cal.yearly_open_minutes())
 
@@ -189,10 +190,11 @@ class Demand:
         rows = self._origin_rows(kind)
         day_index = np.arange(first, end)
         rng = self._kind_rng[kind.name]
-        mean = np.array([self.expected_per_day(kind, d) for d in day_index])
+        cal = self.calendars[kind.arrival_calendar]
+        rate = self._open_day_rate(kind, cal)  # (``expected_per_day`` of each day, the rate once)
+        mean = np.array([rate if cal.is_open_day(d) else 0.0 for d in range(first, end)])
         counts = rng.poisson(mean) if len(rows) and mean.any() else np.zeros(len(day_index), dtype=int)
         n = int(counts.sum())
-        cal = self.calendars[kind.arrival_calendar]
         created = np.repeat(day_index, counts) * DAY + cal.open + cal.day_minutes * rng.random(n)
         agent = rows[rng.integers(len(rows), size=n)] if n else np.zeros(0, dtype=np.int64)
         location = self.population.location[kind.place_group][agent]
