@@ -196,7 +196,7 @@ def test_batches_whose_first_visits_are_out_of_order_are_served_as_the_reference
     already waiting (whole minutes): the compiled core's merge equals the reference's sort."""
     always = WeeklyCalendar(0, 24, list(range(7)))
     rng = np.random.default_rng(12)
-    engines = [QueueEngine([1, 2], [always, always], always), CompiledEngine([1, 2], [always, always], always)]
+    engines = [cls([1, 2], [always, always], always) for cls in (QueueEngine, CompiledEngine)]
     for day in range(4):
         n = 30
         created = np.sort(np.round(rng.uniform(day * 60, day * 60 + 90, n)))

@@ -301,3 +301,29 @@ def test_a_sampled_geography_that_put_a_seed_outside_its_area_builds() -> None:
     for name, layer in city.layers.items():
         assert not shapely.is_empty(layer.polygons).any(), name
         assert shapely.contains_xy(layer.polygons, layer.centre[:, 0], layer.centre[:, 1]).all(), name
+
+
+@pytest.mark.parametrize("layout", ["uniform", "clustered", "duplicates", "a_line", "few"])
+def test_nearest_seed_is_the_nearest_by_brute_force(layout: str) -> None:
+    """The grid search finds the seed at the least distance for every point (points also far
+    outside the seeds' spread, seeds stacked in a few dense spots, on one line, at one place)."""
+    from sim.city.geo.nearest import nearest_seed
+
+    rng = np.random.default_rng(21)
+    if layout == "uniform":
+        seeds = rng.uniform(0, 30, (300, 2))
+    elif layout == "clustered":
+        centres = rng.normal(size=(4, 2)) * 20
+        spread = rng.choice([0.01, 1, 4], (400, 1))
+        seeds = centres[rng.integers(4, size=400)] + rng.normal(size=(400, 2)) * spread
+    elif layout == "duplicates":
+        seeds = np.repeat(rng.uniform(0, 5, (20, 2)), 3, axis=0)
+    elif layout == "a_line":
+        seeds = np.column_stack((rng.uniform(0, 50, 100), np.full(100, 7.0)))
+    else:
+        seeds = rng.uniform(0, 1, (2, 2))
+    points = np.vstack((rng.uniform(-60, 90, (3000, 2)), seeds + rng.normal(size=seeds.shape) * 0.05))
+    d2 = ((points[:, None, :] - seeds[None, :, :]) ** 2).sum(axis=2)
+    got = nearest_seed(seeds, points)
+    assert np.array_equal(d2[np.arange(len(points)), got], d2.min(axis=1))
+    assert np.array_equal(got, d2.argmin(axis=1))  # ties (stacked seeds) to the lowest index

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 import shapely
-from scipy.spatial import cKDTree
 
 from sim.city.geo.ground import FileGround, GeneratedGround
+from sim.city.geo.nearest import nearest_seed
 from sim.city.geo.partition import allocate, group, voronoi_cells, weighted_seeds
 from sim.city.geo.travel import Travel, nearest
 
@@ -99,7 +99,7 @@ class CityMap:
         """Leaf area of each point (communities known from a file, or found by nearest seed)."""
         base = self.community
         if community is None or (community < 0).any():
-            community = cKDTree(base.seeds).query(xy, workers=-1)[1] if base.seeds is not None else \
+            community = nearest_seed(base.seeds, xy) if base.seeds is not None else \
                 _containing(base.polygons, xy)
         area = community
         for name in self.order[self.order.index("community") + 1:]:
@@ -184,8 +184,7 @@ def build_city_map(scenario: dict[str, Any], rng: np.random.Generator,
     if ground.communities is None:
         seeds = weighted_seeds(res_xy, np.ones(len(res_xy)), n_comm, ground.boundary, seed_rng)
         community = AreaLayer("community", voronoi_cells(seeds, ground.boundary), "city", None, seeds=seeds)
-        tree = cKDTree(seeds)
-        res_comm, firm_comm = tree.query(res_xy, workers=-1)[1], tree.query(firm_xy, workers=-1)[1]
+        res_comm, firm_comm = nearest_seed(seeds, res_xy), nearest_seed(seeds, firm_xy)
     else:
         community = AreaLayer("community", ground.communities, "city", None)
     layers["community"] = community

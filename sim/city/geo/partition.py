@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from scipy.spatial import cKDTree
+
+from sim.city.geo.nearest import nearest_seed
 
 LLOYD_ITERATIONS = 6  # assumed: enough for compact cells; more changes shapes little
 
@@ -47,7 +48,7 @@ def weighted_seeds(points: np.ndarray, weight: np.ndarray, n: int, polygon: shap
         if n <= 32:  # few seeds (a parent's children): direct distances beat building a tree
             label = ((points[:, None, :] - seeds[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
         else:
-            label = cKDTree(seeds).query(points, workers=-1)[1]
+            label = nearest_seed(seeds, points)
         mass = np.bincount(label, weights=weight, minlength=n)
         moved = np.column_stack([np.bincount(label, weights=weight * points[:, d], minlength=n)
                                  for d in (0, 1)])
