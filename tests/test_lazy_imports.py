@@ -24,8 +24,25 @@ def test_a_run_leaves_pandas_and_networkx_unloaded() -> None:
         "r = run_scenario('scenarios/longgang-2021.toml', scale=0.002, days=5)\n"
         "write_run(r, tempfile.mkdtemp())\n"
         "print(json.dumps({m: m in sys.modules and not isinstance(sys.modules[m], importlib.util._LazyModule)"
-        " for m in ('pandas', 'networkx', 'mesa.discrete_space')}))")
-    assert state == {"pandas": False, "networkx": False, "mesa.discrete_space": False}
+        " for m in ('pandas', 'networkx', 'mesa.discrete_space', 'scipy.spatial', 'scipy.linalg')}))")
+    assert state == {"pandas": False, "networkx": False, "mesa.discrete_space": False, "scipy.spatial": False,
+                     "scipy.linalg": False}
+
+
+def test_scipy_linalg_works_after_the_kernels_loaded_without_asking_for_it() -> None:
+    """``sim.engine.jit`` answers Numba's BLAS probe "no" while the kernels load; later users of
+    ``scipy.linalg`` (the staffing optimiser's solvers) import it as usual and it works."""
+    state = _probe(
+        "import json, sys\n"
+        "from sim.engine.compiled import warm_up\n"
+        "warm_up()\n"
+        "before = 'scipy.linalg' in sys.modules\n"
+        "import numpy as np, scipy.linalg\n"
+        "from scipy.optimize import linprog\n"
+        "x = scipy.linalg.solve(np.array([[2.0, 0.0], [0.0, 4.0]]), np.array([2.0, 2.0]))\n"
+        "lp = linprog([1.0], bounds=[(3.0, None)])\n"
+        "print(json.dumps({'before': before, 'x': x.tolist(), 'lp': float(lp.x[0])}))")
+    assert state == {"before": False, "x": [1.0, 0.5], "lp": 3.0}
 
 
 def test_deferred_libraries_work_however_they_are_imported() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
 from sim.engine.calendars import DAY, EPS_CLOSE, HOLIDAY_CYCLE_DAYS, WEEK, WeeklyCalendar
@@ -25,6 +24,7 @@ from sim.engine.compiled_workday import (
     pend_take,
     team_overtime,
 )
+from sim.engine.jit import numba
 from sim.engine.kernel_cache import drop_stale_kernels
 from sim.engine.legs import Legs
 from sim.engine.reference import EngineLog, WorkdayLog

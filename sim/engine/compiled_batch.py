@@ -9,8 +9,9 @@ queue of arrivals. Both do exactly what the NumPy code did (same checks, same or
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from sim.engine.jit import numba
 
 # what ``write_batch`` returns besides 0 (first visits in time order) and 1 (not in order)
 BAD_INPUT = {-1: "created must be finite and >= 0", -2: "service must be finite and >= 0",

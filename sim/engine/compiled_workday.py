@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import math
 
-import numba
-
 from sim.engine.calendars import DAY, EPS_CLOSE, HOLIDAY_CYCLE_DAYS
+from sim.engine.jit import numba
 
 
 @numba.njit(cache=True, _nrt=False, inline="always")

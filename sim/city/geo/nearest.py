@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
+
+from sim.engine.jit import numba
 
 
 def nearest_seed(seeds: np.ndarray, points: np.ndarray) -> np.ndarray:
