@@ -26,7 +26,7 @@ import numpy as np
 import shapely
 
 from sim.city.geo.ground import FileGround, GeneratedGround
-from sim.city.geo.nearest import nearest_seed
+from sim.city.geo.nearest import nearest_in_rows, nearest_seed
 from sim.city.geo.partition import allocate, group, voronoi_cells, weighted_seeds
 from sim.city.geo.travel import Travel, nearest
 
@@ -139,9 +139,10 @@ def _containing(polygons: np.ndarray, xy: np.ndarray) -> np.ndarray:
 def _child_of(layer: AreaLayer, parent_area: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """Nearest seed among the parent's children: exact, as children are the parent's Voronoi cells.
 
-    One pass per child slot (a parent has a handful of children) over x and y apart, keeping
-    the first nearest as an argmin over the slots would: 4x faster than distances to all
-    slots at once in (point, slot, axis) arrays, which placing 576,000 agents spent 0.4 s on."""
+    The children of each parent in a padded table, searched per point in a compiled loop
+    (``nearest_in_rows``), the first nearest kept as an argmin over the slots would: placing
+    576,000 agents spent 0.4 s on distances to all slots at once in NumPy, 0.08 s on one NumPy
+    pass per slot."""
     n_parent = int(layer.parent.max()) + 1
     counts = np.bincount(layer.parent, minlength=n_parent)
     width = int(counts.max())
@@ -149,20 +150,7 @@ def _child_of(layer: AreaLayer, parent_area: np.ndarray, xy: np.ndarray) -> np.n
     order = np.argsort(layer.parent, kind="stable")
     slot = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
     table[layer.parent[order], slot] = order
-    seed_x = np.append(layer.seeds[:, 0], np.inf)  # an empty slot (-1) reads the last: never nearest
-    seed_y = np.append(layer.seeds[:, 1], np.inf)
-    candidates = table[parent_area]
-    best = np.full(len(xy), np.inf)
-    out = candidates[:, 0].copy()
-    for j in range(width):
-        cand = candidates[:, j]
-        dx = seed_x[cand] - xy[:, 0]
-        dy = seed_y[cand] - xy[:, 1]
-        d2 = dx * dx + dy * dy
-        nearer = d2 < best
-        best[nearer] = d2[nearer]
-        out[nearer] = cand[nearer]
-    return out
+    return nearest_in_rows(layer.seeds, table, parent_area, xy)
 
 
 # -- building ---------------------------------------------------------------------------------

@@ -78,3 +78,29 @@ def _query(points, seeds, order, start, x0, y0, cell, nx, ny, out):
                 break
             ring += 1
         out[p] = best_i
+
+
+def nearest_in_rows(seeds: np.ndarray, table: np.ndarray, row: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """For each point, the nearest seed among those listed in its row of ``table`` (seed
+    indices, -1 for an empty slot; every row lists at least one), the first of equally near."""
+    out = np.zeros(len(points), dtype=np.int64)
+    seeds, points = (np.ascontiguousarray(a, dtype=np.float64) for a in (seeds, points))
+    table, row = (np.ascontiguousarray(a, dtype=np.int64) for a in (table, row))
+    _nearest_in_rows(seeds, table, row, points, out)
+    return out
+
+
+@numba.njit(cache=True, _nrt=False)
+def _nearest_in_rows(seeds, table, row, points, out):
+    for p in range(len(points)):
+        best, best_s = np.inf, table[row[p], 0]
+        for j in range(table.shape[1]):
+            s = table[row[p], j]
+            if s < 0:
+                continue
+            dx = seeds[s, 0] - points[p, 0]  # (as the NumPy passes did, to the last bit)
+            dy = seeds[s, 1] - points[p, 1]
+            d2 = dx * dx + dy * dy
+            if d2 < best:
+                best, best_s = d2, s
+        out[p] = best_s
