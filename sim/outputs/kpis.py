@@ -140,17 +140,14 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         "requests_open": int((original & np.isnan(t.resolved)).sum()),
         "requests_follow_up": int((~original).sum()),  # residents' follow-up contacts (behaviour.patience)
         "kpi_window_days": [lo / DAY, hi / DAY],
-        "resolution_hours": {c: _stats(hours[done & (t.category == i)])
-                             for i, c in enumerate(CATEGORIES)
-                             if np.any(t.category == i) and c != "follow_up"},
-        "resolution_hours_by_kind": {k.name: _stats(hours[done & (t.kind == k.index)])
-                                     for k in model.kinds},
+        "resolution_hours": {CATEGORIES[i]: _stats(hours[rows]) for i, rows in
+                             _split(t.category, done, _categories_shown(t)).items()},
+        "resolution_hours_by_kind": {model.kinds[i].name: _stats(hours[rows]) for i, rows in
+                                     _split(t.kind, done, [k.index for k in model.kinds]).items()},
         "cohort_resolution_days_by_kind": _cohort_days(model, t, lo, hi),
         # open requests counted as censored (Kaplan-Meier), in calendar days
-        "resolution_days_km": {c: km.summary(in_window & (t.category == i)) for i, c in enumerate(CATEGORIES)
-                               if np.any(t.category == i) and c != "follow_up"},
-        "resolution_days_km_by_kind": {k.name: km.summary(in_window & (t.kind == k.index))
-                                       for k in model.kinds},
+        "resolution_days_km": _by_category(km, t, in_window),
+        "resolution_days_km_by_kind": _by_kind(km, t, in_window, model.kinds),
         "resolution_working_days_km": _working_days(model, t, in_window, hi),
         "share_resolved_by_level": _level_shares(t.solved_level[done]),
         "flow_entry_to_solved": _flows(model, t, done),
@@ -213,9 +210,36 @@ def _working_days(model: Any, t: RunTables, in_window: np.ndarray, hi: float) ->
     created = office.to_work_array(t.created)
     resolved = office.to_work_array(np.where(t.resolved <= hi, t.resolved, np.nan))  # later = open
     end = float(office.to_work_array(np.array([hi]))[0])
-    km = Resolutions(created, resolved, end, office.day_minutes)
-    return {c: km.summary(in_window & (t.category == i)) for i, c in enumerate(CATEGORIES)
-            if np.any(t.category == i) and c != "follow_up"}
+    return _by_category(Resolutions(created, resolved, end, office.day_minutes), t, in_window)
+
+
+def _categories_shown(t: RunTables) -> list[int]:
+    """Codes of the categories the run has, follow-ups left out (they are not matters)."""
+    present = np.bincount(t.category, minlength=len(CATEGORIES)) > 0
+    return [i for i, c in enumerate(CATEGORIES) if present[i] and c != "follow_up"]
+
+
+def _split(group: np.ndarray, pick: np.ndarray, values: list[int]) -> dict[int, np.ndarray]:
+    """For each of ``values``, the rows where ``pick`` and ``group == value``, in row order (as
+    a mask picks them, so a mean over them sums in the same order), from one stable sort."""
+    rows = np.flatnonzero(pick)
+    codes = group[rows]
+    order = np.argsort(codes, kind="stable")
+    rows, codes = rows[order], codes[order]
+    return {v: rows[np.searchsorted(codes, v, side="left"): np.searchsorted(codes, v, side="right")]
+            for v in values}
+
+
+def _by_category(km: Resolutions, t: RunTables, in_window: np.ndarray) -> dict[str, Any]:
+    """Kaplan-Meier summaries of each category present."""
+    shown = _categories_shown(t)
+    by_code = km.summaries(t.category, in_window, shown)
+    return {CATEGORIES[i]: by_code[i] for i in shown}
+
+
+def _by_kind(km: Resolutions, t: RunTables, in_window: np.ndarray, kinds: list) -> dict[str, Any]:
+    by_code = km.summaries(t.kind, in_window, [k.index for k in kinds])
+    return {k.name: by_code[k.index] for k in kinds}
 
 
 def _per_capita(model: Any, t: RunTables, in_window: np.ndarray, years: float, kpis: dict[str, Any]
@@ -250,12 +274,9 @@ def _approval_by_kind(model: Any, t: RunTables, done: np.ndarray) -> dict[str, d
     columns = {"desk_reviews": review, "returned_files": t.leg_role == 2, "trips": t.leg_trip,
                "review_staff_minutes": np.where(review, t.leg_service, 0.0), "desk_queue_days": queued}
     sums = {name: _per_request(t, values) for name, values in columns.items()}
-    out = {}
-    for kind in model.kinds:
-        pick = done & (t.kind == kind.index)
-        if kind.review_minutes is not None:
-            out[kind.name] = {name: _mean(values[pick]) for name, values in sums.items()}
-    return out
+    reviewed = [k for k in model.kinds if k.review_minutes is not None]
+    rows = _split(t.kind, done, [k.index for k in reviewed])
+    return {k.name: {name: _mean(values[rows[k.index]]) for name, values in sums.items()} for k in reviewed}
 
 
 def _staff_handling(model: Any, categories: tuple[str, ...], steps_only: bool) -> int:
@@ -310,13 +331,14 @@ def _cohort_days(model: Any, t: RunTables, lo: float, hi: float) -> dict[str, di
     still open says how much censoring is left."""
     cohort = (t.created >= lo) & (t.created < lo + (hi - lo) / 2)
     out = {}
+    by_kind = _split(t.kind, cohort, [k.index for k in model.kinds])
     for kind in model.kinds:
-        pick = cohort & (t.kind == kind.index)
-        resolved = pick & ~np.isnan(t.resolved)
+        rows = by_kind[kind.index]
+        resolved = rows[~np.isnan(t.resolved[rows])]
         days = (t.resolved[resolved] - t.created[resolved]) / DAY
-        out[kind.name] = {"n": int(pick.sum()),
+        out[kind.name] = {"n": len(rows),
                           "mean": float(days.mean()) if len(days) else None,
-                          "resolved_share": float(resolved.sum() / pick.sum()) if pick.any() else None}
+                          "resolved_share": float(len(resolved) / len(rows)) if len(rows) else None}
     return out
 
 
