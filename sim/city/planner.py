@@ -88,6 +88,7 @@ class Planner:
         # escalation chains, padded into tables (``_chain_id``)
         self._chain_index: dict[tuple, int] = {}
         self._chain_list: list[list[int]] = []
+        self._code_chain: np.ndarray | None = None  # chain index per (kind, function, segment) code
 
     def plan(self, kind: np.ndarray, location: np.ndarray, segment: np.ndarray,
              xy: np.ndarray | None = None, channel: np.ndarray | None = None) -> Legs:
@@ -155,19 +156,22 @@ class Planner:
 
     def _chain_ids(self, kind: np.ndarray, function_index: np.ndarray, segment: np.ndarray) -> np.ndarray:
         """Index of each request-step's escalation chain in the padded chain tables (chains are
-        built once, the first time a (function, segment, authority) appears)."""
+        built once, the first time a (function, segment, authority) appears; the chain of each
+        (kind, function, segment) code is then kept in a table, as plans run daily)."""
         n_seg = len(SEGMENTS)
         code = (kind * self._max_functions + function_index) * n_seg + segment
-        present = np.flatnonzero(np.bincount(code))
-        ids = np.zeros(len(present), dtype=np.int64)
-        for i, c in enumerate(present.tolist()):
-            k, rest = divmod(c, self._max_functions * n_seg)
-            f, s = divmod(rest, n_seg)
-            request_kind = self.kinds[k]
-            ids[i] = self._chain_id((request_kind.functions[f], SEGMENTS[s], request_kind.authority))
-        lookup = np.zeros(present[-1] + 1, dtype=np.int64)
-        lookup[present] = ids
-        return lookup[code]
+        if self._code_chain is None:
+            self._code_chain = np.full(len(self.kinds) * self._max_functions * n_seg, -1, dtype=np.int64)
+        ids = self._code_chain[code]
+        if len(ids) and ids.min() < 0:
+            for c in np.unique(code[ids < 0]).tolist():
+                k, rest = divmod(c, self._max_functions * n_seg)
+                f, s = divmod(rest, n_seg)
+                request_kind = self.kinds[k]
+                self._code_chain[c] = self._chain_id((request_kind.functions[f], SEGMENTS[s],
+                                                      request_kind.authority))
+            ids = self._code_chain[code]
+        return ids
 
     def _chain_id(self, key: tuple) -> int:
         if key not in self._chain_index:
