@@ -6,7 +6,7 @@ import sys
 if sys.version_info < (3, 12):  # noqa: UP036 - a friendly message on the 3.11 default python3
     sys.exit("error: run.py needs Python >= 3.12 (Mesa 3.5); use `make run` or .venv/bin/python")
 
-from sim.cli import main
+from sim.cli import end_process, main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    end_process(main())

@@ -6,6 +6,7 @@ Bad input of any kind ends in one line on stderr and exit status 2, never a trac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -231,6 +232,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted; files already written are complete\n")
         return 130
+
+
+def end_process(code: int | None) -> None:
+    """End the command-line process with ``code`` once everything is written and flushed,
+    without Python's teardown. Why: tearing down frees every object one by one, 576,000 agents
+    and their dicts after a full-city run, 0.4 s of a 3.5 s year that nobody waits for on
+    purpose. Every file is complete by now (written atomically, pools and threads joined by
+    their ``with`` blocks); only the streams may hold buffered text, so they are flushed."""
+    if "logging" in sys.modules:
+        sys.modules["logging"].shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (``| head``): nothing to add
+            stream.flush()
+    os._exit(code or 0)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from sim.errors import ScenarioError
 from sim.experiments.batch import BatchFolder, batch_identity, plan_batch, run_batch, write_tables
 from sim.experiments.executors import executor_for
 from sim.outputs.files import safe_slug, write_json
-from tests.conftest import ROOT, SCENARIOS
+from tests.conftest import ROOT, SCENARIOS, run_cli
 
 TOWNSHIP = str(SCENARIOS / "township.toml")
 
@@ -396,3 +396,19 @@ def test_json_outputs_are_strict(tmp_path: Path) -> None:
         json.loads(file.read_text(), parse_constant=refuse)
     row = pd.read_parquet(tmp_path / "out" / "runs.parquet").iloc[0]
     assert row["status"] == "ok" and pd.isna(row["kpi.cost"]) and pd.isna(row["kpi.wait.p95"])
+
+
+def test_the_command_line_ends_without_teardown_but_with_everything_said(tmp_path: Path) -> None:
+    """``run.py`` skips Python's teardown (``end_process``); what it printed to a pipe, its
+    exit code and its files are all there, on success and on bad input."""
+    scenario = str(SCENARIOS / "longgang-2021.toml")
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as a shell pipe has it
+    ok = subprocess.run([sys.executable, str(ROOT / "run.py"), "run", scenario, "--scale", "0.002", "--days",
+                         "3", "--out", str(tmp_path / "out")], capture_output=True, text=True, env=buffered,
+                        cwd=ROOT, timeout=600)
+    assert ok.returncode == 0, ok.stderr
+    lines = ok.stdout.strip().splitlines()
+    assert lines[0].startswith("KPI") and lines[-1].startswith("wrote ")
+    assert json.loads((tmp_path / "out" / "kpis.json").read_text())["requests_created"] >= 0
+    bad = run_cli("run", scenario, "--set", "handoff.nope=1")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "nope" in bad.stderr
