@@ -24,9 +24,10 @@ def test_a_run_leaves_pandas_and_networkx_unloaded() -> None:
         "r = run_scenario('scenarios/longgang-2021.toml', scale=0.002, days=5)\n"
         "write_run(r, tempfile.mkdtemp())\n"
         "print(json.dumps({m: m in sys.modules and not isinstance(sys.modules[m], importlib.util._LazyModule)"
-        " for m in ('pandas', 'networkx', 'mesa.discrete_space', 'scipy.spatial', 'scipy.linalg')}))")
+        " for m in ('pandas', 'networkx', 'mesa.discrete_space', 'scipy.spatial', 'scipy.linalg',"
+        " 'pyarrow.compute')}))")
     assert state == {"pandas": False, "networkx": False, "mesa.discrete_space": False, "scipy.spatial": False,
-                     "scipy.linalg": False}
+                     "scipy.linalg": False, "pyarrow.compute": False}
 
 
 def test_scipy_linalg_works_after_the_kernels_loaded_without_asking_for_it() -> None:
@@ -67,3 +68,16 @@ def test_eager_switch_imports_as_before() -> None:
         "import json, sys, importlib.util, sim, mesa\n"
         "print(json.dumps({'lazy': isinstance(sys.modules['pandas'], importlib.util._LazyModule)}))")
     assert state == {"lazy": False}
+
+
+def test_label_strings_are_the_decoded_dictionary() -> None:
+    """The request log's plain-text column, built without Arrow's compute module, equals
+    decoding the dictionary column (empty, non-ASCII and empty-string labels included)."""
+    import numpy as np
+
+    from sim.outputs.files import _label_strings, _labels
+
+    names = ["resident", "firm", "", "grid_worker", "街道-ü"]
+    for n in (0, 1, 5_000):
+        codes = np.random.default_rng(n).integers(0, len(names), n)
+        assert _label_strings(codes, names).equals(_labels(codes, names).dictionary_decode())
