@@ -45,3 +45,30 @@ def test_model_agents_are_the_population() -> None:
     assert agent.location == model.population.location["resident"][7]
     x, y = agent.point
     assert model.structure.city_map.leaf.polygons[int(agent.location)].distance(shapely.Point(x, y)) < 1e-9
+
+
+def test_the_models_growing_log_equals_concatenating_its_batches() -> None:
+    """``GrowingColumns`` holds what concatenating the batches would (dtypes promoted as
+    ``np.concatenate`` does, room reserved midway), and hands out read-only views."""
+    import numpy as np
+    import pytest
+
+    from sim.city.columns import GrowingColumns
+
+    rng = np.random.default_rng(2)
+    store = GrowingColumns(("a", "b"), room=3)
+    batches = []
+    for i in range(40):
+        n = int(rng.integers(0, 9))
+        a = rng.integers(0, 100, n).astype(np.int32 if i < 20 else np.int64)
+        b = rng.random(n).astype(np.float32 if i % 2 else np.float64)
+        batches.append((a, b))
+        store.append(a, b)
+        if i == 10:
+            store.reserve(500)
+    for name, j in (("a", 0), ("b", 1)):
+        expected = np.concatenate([batch[j] for batch in batches])
+        got = store.column(name)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+        with pytest.raises(ValueError):
+            got[:1] = 0

@@ -13,6 +13,7 @@ from sim.city.behaviour import Behaviour, behaviour_on
 from sim.city.behaviour.redeployment import Redeployment
 from sim.city.behaviour.whistle import Whistle
 from sim.city.catalogue import compile_catalogue, follow_up_kind
+from sim.city.columns import GrowingColumns
 from sim.city.demand import Demand, NewRequests, Population, request_points
 from sim.city.duties import DutyPlan
 from sim.city.planner import Planner
@@ -76,9 +77,9 @@ class GovernanceModel(mesa.Model):
                                    None if self.redeployment is None else self.redeployment.spare_servers(),
                                    None if self.whistle is None else self.whistle.reserved.tolist(),
                                    handoff_working_time=scenario["handoff"]["working_time"])
-        self._requests: list[NewRequests] = []
-        self._future: list[int] = []  # chunks of _requests with some created at or after the day's start
-        self._legs: list[Legs] = []
+        self._requests = GrowingColumns(_REQUEST_FIELDS)
+        self._future: list[tuple[int, int]] = []  # rows of batches reaching past the day's start
+        self._legs = GrowingColumns(_LEG_FIELDS)
         # kinds created day by day from residents' decisions, and the rest (planned in blocks)
         decided = set() if self.behaviour is None else self.behaviour.decided
         self._decided = [k for k in catalogue if k.index in decided]
@@ -132,13 +133,17 @@ class GovernanceModel(mesa.Model):
         self.datacollector.collect(self)
 
     def _expect(self, in_blocks: tuple[int, int]) -> None:
-        """Tell the engine how many requests and legs the run will hold, from its first day:
-        those planned for the first block, and the first day's decided ones, at their rates over
-        the run, with a quarter to spare (more only means a doubling later; results are the same)."""
+        """Tell the engine and the model's log how many requests and legs the run will hold, from
+        its first day: those planned for the first block, and the first day's decided ones, at
+        their rates over the run, with a quarter to spare (more only means a doubling later;
+        results are the same)."""
         days, block = max(self._horizon, 1), max(self._planned_until, 1)
         now = (self.engine.n_requests, self.engine.n_legs)
-        self.engine.expect(*(int(1.25 * (b / block + (n - b)) * days) + 1024
-                             for b, n in zip(in_blocks, now, strict=True)))
+        requests, legs = (int(1.25 * (b / block + (n - b)) * days) + 1024
+                          for b, n in zip(in_blocks, now, strict=True))
+        self.engine.expect(requests, legs)
+        self._requests.reserve(requests)
+        self._legs.reserve(legs)
 
     def _plan_decided(self, day: int) -> None:
         """One day's requests from residents' decisions: follow-ups of matters past patience, then
@@ -160,10 +165,11 @@ class GovernanceModel(mesa.Model):
     def _add(self, new: NewRequests, legs: Legs) -> None:
         offset = self.engine.n_requests
         self.engine.add(new.created, legs)
-        self._requests.append(new)
-        self._legs.append(_shift(legs, offset))
+        self._requests.append(*(getattr(new, name) for name in _REQUEST_FIELDS))
+        self._legs.append(*(legs.request + offset if name == "request" else getattr(legs, name)
+                            for name in _LEG_FIELDS))
         if len(new) and new.created[-1] >= self.day * DAY:
-            self._future.append(len(self._requests) - 1)
+            self._future.append((offset, offset + len(new)))
 
     def _plan(self, first_day: int, end_day: int) -> None:
         if self.behaviour is not None:
@@ -192,9 +198,10 @@ class GovernanceModel(mesa.Model):
     def created_by(self, t: float) -> int:
         """Requests created before ``t`` (planned ones created later are not counted)."""
         later = 0
-        self._future = [i for i in self._future if self._requests[i].created[-1] >= t]
-        for i in self._future:  # only chunks reaching past t (each sorted by creation time)
-            created = self._requests[i].created
+        all_created = self._requests.column("created")
+        self._future = [(a, b) for a, b in self._future if all_created[b - 1] >= t]
+        for a, b in self._future:  # only batches reaching past t (each sorted by creation time)
+            created = all_created[a:b]
             later += len(created) - int(np.searchsorted(created, t, side="left"))
         return self.engine.n_requests - later
 
@@ -207,18 +214,14 @@ class GovernanceModel(mesa.Model):
             self.step()
 
     def requests(self) -> NewRequests:
-        """All requests created so far, columnar, in engine order."""
-        return NewRequests(*(np.concatenate(c) for c in zip(
-            *[(r.kind, r.origin_agent, r.location, r.segment, r.created) for r in self._requests],
-            strict=True)))
+        """All requests created so far, columnar, in engine order (read-only views)."""
+        return NewRequests(*(self._requests.column(name) for name in _REQUEST_FIELDS))
 
     def legs(self) -> Legs:
-        """All legs so far, columnar, with run-wide request indices."""
-        return Legs(*(np.concatenate(c) for c in zip(
-            *[(g.request, g.unit, g.service, g.lead_days, g.handoff, g.trip, g.bounce, g.role, g.travel,
-               g.priority) for g in self._legs], strict=True)))
+        """All legs so far, columnar, with run-wide request indices (read-only views)."""
+        return Legs(*(self._legs.column(name) for name in _LEG_FIELDS))
 
 
-def _shift(legs: Legs, offset: int) -> Legs:
-    return Legs(legs.request + offset, legs.unit, legs.service, legs.lead_days, legs.handoff,
-                legs.trip, legs.bounce, legs.role, legs.travel, legs.priority)
+_REQUEST_FIELDS = ("kind", "origin_agent", "location", "segment", "created")
+_LEG_FIELDS = ("request", "unit", "service", "lead_days", "handoff", "trip", "bounce", "role", "travel",
+               "priority")
