@@ -17,9 +17,12 @@ $(VENV)/installed: pyproject.toml
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -e '.[dev,ema,explore]'
 	@$(PYTHON) tools/solara-cdn $(VENV)
-	@# compile the queueing core now (about 12 s, once per machine), not in the first run
+	@# compile the queueing core and the map's search now (about 12 s, once per machine), not in
+	@# the first run; and the package's bytecode (an editable install leaves that to each run)
 	@$(PYTHON) -c "import time; t = time.perf_counter(); from sim.engine.compiled import warm_up; \
-		warm_up(); print(f'compiled the queueing core in {time.perf_counter() - t:.1f} s')"
+		from sim.city.geo.nearest import warm_up as warm_map; warm_up(); warm_map(); \
+		print(f'compiled the queueing core in {time.perf_counter() - t:.1f} s')"
+	@$(PYTHON) -m compileall -q sim
 	@touch $@
 
 run: $(VENV)/installed

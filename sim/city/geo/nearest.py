@@ -104,3 +104,11 @@ def _nearest_in_rows(seeds, table, row, points, out):
             if d2 < best:
                 best, best_s = d2, s
         out[p] = best_s
+
+
+def warm_up() -> None:
+    """Load (or, the first time on a machine, compile) the kernels with a tiny example."""
+    seeds = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
+    points = np.array([[0.1, 0.2], [1.9, 0.1]])
+    nearest_seed(seeds, points)
+    nearest_in_rows(seeds, np.array([[0, 1, -1]]), np.zeros(2, dtype=np.int64), points)
