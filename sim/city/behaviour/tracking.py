@@ -29,6 +29,7 @@ class Tracked:
         self.n = 0
         self.col = {name: np.full(1024, fill, dtype=dtype) for name, (dtype, fill) in COLUMNS.items()}
         self.open = np.zeros(0, dtype=np.int64)
+        self._closed = np.zeros(1024, dtype=bool)  # per row: resolved (closed rows leave ``open``)
 
     def add(self, **values: np.ndarray) -> None:
         """Append rows; columns not given take their fill value."""
@@ -44,6 +45,9 @@ class Tracked:
                 grown = np.empty(size, dtype=dtype)  # rows past n are filled when added
                 grown[: self.n] = self.col[name][: self.n]
                 self.col[name] = grown
+            closed = np.zeros(size, dtype=bool)
+            closed[: self.n] = self._closed[: self.n]
+            self._closed = closed
         for name, (_, fill) in COLUMNS.items():
             self.col[name][self.n:need] = values.get(name, fill)
         self.open = np.concatenate((self.open, np.arange(self.n, need)))
@@ -54,7 +58,6 @@ class Tracked:
 
     def close(self, rows: np.ndarray) -> None:
         """Rows resolved: no longer open."""
-        if len(rows):
-            still = np.ones(self.n, dtype=bool)
-            still[rows] = False
-            self.open = self.open[still[self.open]]
+        if len(rows):  # (a mark per row kept, not a mask of all rows made each day)
+            self._closed[rows] = True
+            self.open = self.open[~self._closed[self.open]]
