@@ -26,9 +26,8 @@ def nearest_seed(seeds: np.ndarray, points: np.ndarray) -> np.ndarray:
     out = np.zeros(len(points), dtype=np.int64)
     if len(points) == 0 or len(seeds) == 1:
         return out
-    both = np.vstack((seeds, points))
-    lo = both.min(axis=0)
-    extent = np.maximum(both.max(axis=0) - lo, 1e-9)
+    lo = np.minimum(seeds.min(axis=0), points.min(axis=0))  # the grid covers seeds and points
+    extent = np.maximum(np.maximum(seeds.max(axis=0), points.max(axis=0)) - lo, 1e-9)
     cell = max(math.sqrt(float(extent[0] * extent[1]) / len(seeds)), float(extent.max()) / 4096, 1e-9)
     nx, ny = (int(e // cell) + 1 for e in extent)
     seed_cell = _cells(seeds, lo, cell, nx, ny)
