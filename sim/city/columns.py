@@ -36,14 +36,10 @@ class GrowingColumns:
             column = self._columns.get(name)
             if column is None:
                 column = np.empty(max(self._room, end), dtype=value.dtype)
-            elif np.result_type(column.dtype, value.dtype) != column.dtype:
-                wider = np.empty(len(column), dtype=np.result_type(column.dtype, value.dtype))
-                wider[: self.size] = column[: self.size]
-                column = wider
-            if end > len(column):
-                grown = np.empty(max(end, 2 * len(column)), dtype=column.dtype)
-                grown[: self.size] = column[: self.size]
-                column = grown
+            size = max(end, 2 * len(column)) if end > len(column) else len(column)
+            dtype = np.result_type(column.dtype, value.dtype)
+            if size != len(column) or dtype != column.dtype:
+                column = self._moved(column, size, dtype)
             column[self.size: end] = value
             self._columns[name] = column
         self.size = end
@@ -54,9 +50,13 @@ class GrowingColumns:
         self._room = max(self._room, int(rows))
         for name, column in self._columns.items():
             if len(column) < rows:
-                grown = np.empty(int(rows), dtype=column.dtype)
-                grown[: self.size] = column[: self.size]
-                self._columns[name] = grown
+                self._columns[name] = self._moved(column, int(rows), column.dtype)
+
+    def _moved(self, column: np.ndarray, size: int, dtype: np.dtype) -> np.ndarray:
+        """The column's rows so far in a new array of ``size`` rows and ``dtype``."""
+        out = np.empty(size, dtype=dtype)
+        out[: self.size] = column[: self.size]
+        return out
 
     def column(self, name: str) -> np.ndarray:
         """The column's rows so far: a read-only view (valid as it is: later batches go after it)."""
