@@ -20,7 +20,8 @@ $(VENV)/installed: pyproject.toml
 	@# compile the queueing core and the map's search now (about 12 s, once per machine), not in
 	@# the first run; and the package's bytecode (an editable install leaves that to each run)
 	@$(PYTHON) -c "import time; t = time.perf_counter(); from sim.engine.compiled import warm_up; \
-		from sim.city.geo.nearest import warm_up as warm_map; warm_up(); warm_map(); \
+		from sim.city.geo.nearest import warm_up as warm_map; from sim.city.route_kernels import \
+		warm_up as warm_routes; warm_up(); warm_map(); warm_routes(); \
 		print(f'compiled the queueing core in {time.perf_counter() - t:.1f} s')"
 	@$(PYTHON) -m compileall -q sim
 	@touch $@

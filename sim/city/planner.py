@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from sim.city.approvals import RESUBMIT, REVIEW, VISIT, ApprovalDesks, Rows, ragged_positions
+from sim.city.approvals import RESUBMIT, REVIEW, VISIT, ApprovalDesks, Rows
 from sim.city.catalogue import RequestKind
 from sim.city.demand import kind_streams
 from sim.city.distributions import sample_durations
+from sim.city.route_kernels import insert_bounces, route_spans, route_visits
 from sim.city.structure import Structure
 from sim.engine.legs import Legs
 from sim.scenario.schema import SEGMENTS
@@ -204,24 +205,22 @@ class Planner:
         order = np.lexsort((row, seg, function_index, step, kind))
         row, kind, step, seg, difficulty = row[order], kind[order], step[order], seg[order], difficulty[order]
         cid = self._chain_ids(kind, function_index[order], seg)
-        solvable = difficulty[:, None] <= self._chain_know[cid]
-        start = np.zeros(len(row), dtype=np.int64)
-        if hall is not None:  # brought to the hall: the route starts at the first kind one level up
-            start = np.where(hall[row], self._chain_hall[cid], 0)
-            solvable &= np.arange(solvable.shape[1])[None, :] >= start[:, None]
-        solved_at = np.where(solvable.any(axis=1), solvable.argmax(axis=1), self._chain_len[cid] - 1)
-        visits = solved_at - start + 1
-        req = np.repeat(row, visits)
-        pos = ragged_positions(visits) + np.repeat(start, visits)
-        unit = self.structure.instance(self._chain_units[np.repeat(cid, visits), pos], location[req])
-        decides = pos == np.repeat(solved_at, visits)
-        v_kind, v_step = np.repeat(kind, visits), np.repeat(step, visits)
-        review = np.where(decides, self._kind_review[v_kind, v_step], 0.0)
-        mean = self._service_means(v_kind, decides, np.repeat(difficulty, visits))
+        n = len(row)
+        start, solved_at = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        no_hall = np.zeros(0, dtype=np.bool_)
+        total = route_spans(difficulty, cid, row, no_hall if hall is None else hall, self._chain_know,
+                            self._chain_hall, self._chain_len, start, solved_at)
+        req, pos, unit_kind, v_kind, v_step = (np.empty(total, dtype=np.int64) for _ in range(5))
+        decides = np.empty(total, dtype=np.bool_)
+        v_difficulty, review, lead = np.empty(total), np.empty(total), np.empty(total)
+        route_visits(row, kind, step, difficulty, cid, start, solved_at, self._chain_units,
+                     self._kind_review, self._kind_lead, req, pos, unit_kind, decides, v_kind, v_step,
+                     v_difficulty, review, lead)
+        unit = self.structure.instance(unit_kind, location[req])
+        mean = self._service_means(v_kind, decides, v_difficulty)
         if not self._approval_work:  # the review is done at the counter, during the visit
             mean, review = mean + review, np.zeros(len(req))
         service = sample_durations(self.rng, mean, self._kind_cv[v_kind])  # in the order above
-        lead = np.where(decides, self._kind_lead[v_kind, v_step], 0.0)
         return req, v_step, pos, unit, service, lead, review
 
     def _service_means(self, kind: np.ndarray, decides: np.ndarray, difficulty: np.ndarray) -> np.ndarray:
@@ -277,24 +276,16 @@ class Planner:
         bounce_before = self._misroutes(unit) & (role == VISIT)
         n_bounce = int(bounce_before.sum())
         if n_bounce:
-            shift = np.cumsum(bounce_before)  # bounces inserted up to and including leg i
-            new_index = np.arange(len(unit)) + shift
-            total = len(unit) + n_bounce
-            b_index = new_index[bounce_before] - 1
             old = np.flatnonzero(bounce_before)
             wrong = self._wrong_unit(unit[old], location[req[old]])
-            req = _insert(req, new_index, b_index, req[old], total)
-            first = _insert(first, new_index, b_index, first[old], total)
-            first[new_index[old]] = False
-            unit = _insert(unit, new_index, b_index, wrong, total)
             screening = sample_durations(self.rng, np.full(n_bounce, self.handoff["screening_minutes"]),
                                          1.0) if self.handoff["screening_minutes"] > 0 else np.zeros(n_bounce)
-            service = _insert(service, new_index, b_index, screening, total)
-            lead = _insert(lead, new_index, b_index, np.zeros(n_bounce), total)
-            role = _insert(role, new_index, b_index, np.full(n_bounce, VISIT, dtype=np.int8), total)
-            travel = _insert(travel, new_index, b_index, np.zeros(n_bounce), total)
-            bounce = _insert(np.zeros(len(new_index), dtype=bool), new_index, b_index,
-                             np.ones(n_bounce, dtype=bool), total)
+            total = len(unit) + n_bounce
+            columns = (req, first, unit, service, lead, role, travel)
+            out = [np.empty(total, dtype=c.dtype) for c in columns] + [np.empty(total, dtype=bool)]
+            insert_bounces(bounce_before, np.int8(VISIT), *columns, wrong.astype(np.int64),
+                           screening.astype(np.float64), *out)
+            req, first, unit, service, lead, role, travel, bounce = out
         else:
             bounce = np.zeros(len(unit), dtype=bool)
         leg_kind = kind[req]
@@ -360,11 +351,3 @@ def _remote_trips(legs: Legs, remote: np.ndarray, in_person: np.ndarray) -> None
         last = np.ones(len(rows), dtype=bool)
         last[:-1] = legs.request[rows[1:]] != legs.request[rows[:-1]]
         legs.trip[rows[last]] = True
-
-
-def _insert(values: np.ndarray, new_index: np.ndarray, extra_index: np.ndarray, extra: np.ndarray,
-            total: int) -> np.ndarray:
-    out = np.empty(total, dtype=np.result_type(values, extra))
-    out[new_index] = values
-    out[extra_index] = extra
-    return out
