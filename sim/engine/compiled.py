@@ -682,13 +682,13 @@ class CompiledEngine:
         self._n_legs, self._n_req = n_legs, n_total
         self._add_arrivals(times, first, ordered=code == 0)
 
-    def _add_arrivals(self, times: np.ndarray, legs: np.ndarray, ordered: bool = False) -> None:
+    def _add_arrivals(self, times: np.ndarray, legs: np.ndarray, ordered: bool) -> None:
         """Merge a batch's first visits into the sorted queue of those not yet served (as a
         stable sort of the two by time: at equal times the waiting ones first, then the batch's
         in their order)."""
         seq0, pos, n_arr = (int(v) for v in self._state[[1, 3, 4]])
         seqs = np.arange(seq0, seq0 + len(times), dtype=np.int64)
-        if not ordered and len(times) > 1 and np.any(np.diff(times) < 0):
+        if not ordered:  # (``write_batch`` found a time below the one before it)
             order = np.argsort(times, kind="stable")
             times, seqs, legs = times[order], seqs[order], legs[order]
         size = n_arr - pos + len(times)

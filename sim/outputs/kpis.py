@@ -133,6 +133,7 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
     done = in_window & ~np.isnan(t.resolved)
     hours = (t.resolved - t.created) / 60.0
     km = Resolutions(t.created, t.resolved, hi, DAY)  # open requests counted as censored, calendar days
+    done_by_kind = _split(t.kind, done, [k.index for k in model.kinds])  # (rows of each kind, split once)
     structure = model.structure
     kpis: dict[str, Any] = {
         "requests_created": int(original.sum()),
@@ -142,8 +143,8 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         "kpi_window_days": [lo / DAY, hi / DAY],
         "resolution_hours": {CATEGORIES[i]: _stats(hours[rows]) for i, rows in
                              _split(t.category, done, _categories_shown(t)).items()},
-        "resolution_hours_by_kind": {model.kinds[i].name: _stats(hours[rows]) for i, rows in
-                                     _split(t.kind, done, [k.index for k in model.kinds]).items()},
+        "resolution_hours_by_kind": {model.kinds[i].name: _stats(hours[rows])
+                                     for i, rows in done_by_kind.items()},
         "cohort_resolution_days_by_kind": _cohort_days(model, t, lo, hi),
         # open requests counted as censored (Kaplan-Meier), in calendar days
         "resolution_days_km": _by_category(km, t, in_window),
@@ -182,7 +183,7 @@ def compute_kpis(model: Any, tables: RunTables) -> dict[str, Any]:
         kpis["overtime_hours_per_week"] = _per_head_week(model, _overtime_minutes(model, lo, hi), lo, hi)
         kpis["desk_backlog_hours"] = _desk_backlog(model)
     if t.leg_role.any():
-        kpis["approval_by_kind"] = _approval_by_kind(model, t, done)
+        kpis["approval_by_kind"] = _approval_by_kind(model, t, done_by_kind)
     if structure.city_map is not None:
         capacity = _server_minutes(model, lo, hi)
         serving = np.bincount(t.leg_unit, weights=t.leg_busy, minlength=structure.n_units)  # requests only
@@ -265,18 +266,19 @@ def _per_request(t: RunTables, values: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values.astype(float), t.leg_first) if len(t.leg_first) else np.zeros(0)
 
 
-def _approval_by_kind(model: Any, t: RunTables, done: np.ndarray) -> dict[str, dict[str, float | None]]:
+def _approval_by_kind(model: Any, t: RunTables, done_by_kind: dict[int, np.ndarray]
+                      ) -> dict[str, dict[str, float | None]]:
     """Where an approval's time and work went, per kind reviewed at desks (resolved in the
-    window): desk reviews and returned files per request, trips, the review's staff minutes and
-    the days its files queued for a desk's staff (the part that grows with workload)."""
+    window: ``done_by_kind``, rows per kind index): desk reviews and returned files per
+    request, trips, the review's staff minutes and the days its files queued for a desk's staff
+    (the part that grows with workload)."""
     review = t.leg_role == 1
     queued = np.where(review, np.nan_to_num(t.leg_start - t.leg_arrive), 0.0) / DAY
     columns = {"desk_reviews": review, "returned_files": t.leg_role == 2, "trips": t.leg_trip,
                "review_staff_minutes": np.where(review, t.leg_service, 0.0), "desk_queue_days": queued}
     sums = {name: _per_request(t, values) for name, values in columns.items()}
-    reviewed = [k for k in model.kinds if k.review_minutes is not None]
-    rows = _split(t.kind, done, [k.index for k in reviewed])
-    return {k.name: {name: _mean(values[rows[k.index]]) for name, values in sums.items()} for k in reviewed}
+    return {k.name: {name: _mean(values[done_by_kind[k.index]]) for name, values in sums.items()}
+            for k in model.kinds if k.review_minutes is not None}
 
 
 def _staff_handling(model: Any, categories: tuple[str, ...], steps_only: bool) -> int:
